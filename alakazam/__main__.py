@@ -1,0 +1,3 @@
+from alakazam.cli import main
+
+raise SystemExit(main())

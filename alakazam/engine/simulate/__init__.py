@@ -1,0 +1,1 @@
+"""Simulated Measurement Sets with known injected Jones terms (the truth beside them)."""
