@@ -1,0 +1,119 @@
+"""The `alakazam` command line: one subcommand per job, errors as one line and exit status 2."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+from alakazam import __version__
+from alakazam.engine.errors import InputError
+
+EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors are one line and exit status 2 like every other bad input."""
+
+    def error(self, message):
+        raise InputError(f"{message} (see `{self.prog} --help`)")
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers")
+
+
+def _terms(text: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in text.split(",") if v.strip() and v.strip().lower() != "none")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="alakazam", description="Radio-interferometric calibration.")
+    parser.add_argument("--version", action="version", version=f"alakazam {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sim = sub.add_parser("simulate", help="write an MS with known injected Jones terms")
+    sim.add_argument("out", help="path of the MS to write (truth goes to OUT.truth.npz/.json)")
+    sim.add_argument("--array", default="vla", choices=["vla", "meerkat"])
+    sim.add_argument("--n-ant", type=int, default=7)
+    sim.add_argument("--n-spw", type=int, default=2)
+    sim.add_argument("--n-chan", type=int, default=16, help="channels per SPW")
+    sim.add_argument("--start-freq", type=float, default=1.3e9, help="Hz")
+    sim.add_argument("--spw-bandwidth", type=float, default=64e6, help="Hz")
+    sim.add_argument("--duration", type=float, default=1200.0, help="s")
+    sim.add_argument("--integration", type=float, default=10.0, help="s")
+    sim.add_argument("--scan-length", type=float, default=120.0, help="s")
+    sim.add_argument("--feed", default="LINEAR", type=str.upper, choices=["LINEAR", "CIRCULAR"])
+    sim.add_argument("--corr", default="all", choices=["all", "parallel"])
+    sim.add_argument("--terms", type=_terms, default=None,
+                     help="injected Jones terms, e.g. K,G,B (default K,G,B,D,Xf,Kcross; "
+                          "K,G,B with --corr parallel; 'none' for none)")
+    sim.add_argument("--snr", type=float, default=50.0,
+                     help="phase-calibrator flux / noise sigma per visibility ('inf': noiseless)")
+    sim.add_argument("--flag-ant", type=_int_list, default=(), help="antennas to flag, e.g. 2,5")
+    sim.add_argument("--rfi-fraction", type=float, default=0.0,
+                     help="fraction of samples hit by unflagged RFI spikes")
+    sim.add_argument("--autocorr", action="store_true", help="also write autocorrelations")
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--overwrite", action="store_true")
+
+    lo = sub.add_parser("listobs", help="summarise an MS: fields, scans, SPWs, antennas")
+    lo.add_argument("ms")
+    return parser
+
+
+def _simulate(args) -> int:
+    from rich.progress import Progress
+
+    from alakazam.engine.simulate.simulate import SimOptions, simulate
+    from alakazam.engine.simulate.truth import TERMS
+
+    terms = args.terms
+    if terms is None:
+        terms = TERMS if args.corr == "all" else ("K", "G", "B")
+    opts = SimOptions(array=args.array, n_ant=args.n_ant, n_spw=args.n_spw, n_chan=args.n_chan,
+                      start_freq=args.start_freq, spw_bandwidth=args.spw_bandwidth,
+                      duration=args.duration, integration=args.integration,
+                      scan_length=args.scan_length, feed=args.feed, corr=args.corr,
+                      terms=terms, snr=args.snr if math.isfinite(args.snr) else math.inf,
+                      flag_ant=args.flag_ant, rfi_fraction=args.rfi_fraction,
+                      autocorr=args.autocorr, seed=args.seed)
+    with Progress(transient=True) as progress:
+        task = progress.add_task(f"simulating {args.out}", total=None)
+        truth = simulate(args.out, opts, overwrite=args.overwrite,
+                         progress=lambda done, total: progress.update(task, completed=done,
+                                                                      total=total))
+    print(f"wrote {args.out}: {opts.n_ant} antennas, {opts.n_spw} SPW x {opts.n_chan} channels, "
+          f"{len(truth.times)} integrations, {opts.feed}, terms {','.join(truth.terms) or 'none'}, "
+          f"noise sigma {truth.sigma:.4g} Jy; truth in {args.out}.truth.npz/.json")
+    return 0
+
+
+def _listobs(args) -> int:
+    from alakazam.engine.msmeta import read_meta
+    from alakazam.listobs import print_listobs
+
+    print_listobs(read_meta(args.ms))
+    return 0
+
+
+COMMANDS = {"simulate": _simulate, "listobs": _listobs}
+
+
+def main(argv=None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except InputError as exc:
+        print(f"alakazam: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("alakazam: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""Numba kernels of the measurement equation: V_obs[p,q] = J_p V[p,q] J_q^H.
+
+Visibilities travel as (n_row, n_chan, 2, 2) complex arrays in the feed basis; antenna Jones
+matrices as (n_t, n_chan, n_ant, 2, 2), indexed per row by a time-slot index. The same kernel
+corrupts a model (simulation) and corrects data (apply, with inverted Jones matrices).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+C_LIGHT = 299792458.0  # m/s
+
+
+@njit(cache=True, nogil=True)
+def sandwich(jones, vis, tslot, ant1, ant2, out):
+    """out[r, c] = J[tslot[r], c, ant1[r]] @ vis[r, c] @ J[tslot[r], c, ant2[r]]^H.
+
+    jones: (n_t, n_chan, n_ant, 2, 2) complex; vis, out: (n_row, n_chan, 2, 2) complex
+    (out may be vis); tslot, ant1, ant2: (n_row,) int.
+    """
+    n_row, n_chan = vis.shape[0], vis.shape[1]
+    for r in range(n_row):
+        t, p, q = tslot[r], ant1[r], ant2[r]
+        for c in range(n_chan):
+            a = jones[t, c, p]
+            b = jones[t, c, q]
+            v00, v01, v10, v11 = vis[r, c, 0, 0], vis[r, c, 0, 1], vis[r, c, 1, 0], vis[r, c, 1, 1]
+            # m = a @ v
+            m00 = a[0, 0] * v00 + a[0, 1] * v10
+            m01 = a[0, 0] * v01 + a[0, 1] * v11
+            m10 = a[1, 0] * v00 + a[1, 1] * v10
+            m11 = a[1, 0] * v01 + a[1, 1] * v11
+            # out = m @ b^H
+            b00, b01, b10, b11 = (np.conj(b[0, 0]), np.conj(b[0, 1]), np.conj(b[1, 0]),
+                                  np.conj(b[1, 1]))
+            out[r, c, 0, 0] = m00 * b00 + m01 * b01
+            out[r, c, 0, 1] = m00 * b10 + m01 * b11
+            out[r, c, 1, 0] = m10 * b00 + m11 * b01
+            out[r, c, 1, 1] = m10 * b10 + m11 * b11
+
+
+@njit(cache=True, nogil=True)
+def predict_points(uvw, freqs, lmn, brightness, out):
+    """Add the visibilities of point sources to `out`.
+
+    uvw: (n_row, 3) m (u, v, w of ANTENNA2 minus ANTENNA1); freqs: (n_chan,) Hz;
+    lmn: (n_src, 3) direction cosines relative to the phase centre, third column n - 1;
+    brightness: (n_src, n_chan, 2, 2) complex Jy; out: (n_row, n_chan, 2, 2) complex.
+    The phase of each source is exp(-2 pi i (u l + v m + w (n - 1)) nu / c).
+    """
+    n_row, n_chan, n_src = uvw.shape[0], freqs.shape[0], lmn.shape[0]
+    for r in range(n_row):
+        for s in range(n_src):
+            delay = uvw[r, 0] * lmn[s, 0] + uvw[r, 1] * lmn[s, 1] + uvw[r, 2] * lmn[s, 2]
+            for c in range(n_chan):
+                phase = -2.0 * np.pi * delay * freqs[c] / C_LIGHT
+                k = np.cos(phase) + 1j * np.sin(phase)
+                for i in range(2):
+                    for j in range(2):
+                        out[r, c, i, j] += k * brightness[s, c, i, j]
+
+
+@njit(cache=True, nogil=True)
+def add_noise(vis, sigma, seed):
+    """Add complex Gaussian noise with standard deviation `sigma` (Jy) on each of the real and
+    imaginary parts of every element of vis (any shape, complex), in place."""
+    np.random.seed(seed)
+    flat = vis.reshape(-1)
+    for i in range(flat.shape[0]):
+        flat[i] += sigma * (np.random.standard_normal() + 1j * np.random.standard_normal())

@@ -1,0 +1,87 @@
+"""`alakazam listobs MS`: a rich summary of a Measurement Set, like CASA's listobs."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import numpy as np
+from rich.console import Console, Group
+from rich.table import Table
+
+from alakazam.engine.msmeta import MJD_UNIX_OFFSET_S, MSMeta
+
+
+def utc(mjd_seconds: float, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """MJD seconds -> UTC string."""
+    return datetime.fromtimestamp(mjd_seconds - MJD_UNIX_OFFSET_S, tz=timezone.utc).strftime(fmt)
+
+
+def hms(ra: float) -> str:
+    hours = (np.degrees(ra) / 15.0) % 24
+    h, rem = divmod(hours * 3600, 3600)
+    m, s = divmod(rem, 60)
+    return f"{int(h):02d}:{int(m):02d}:{s:06.3f}"
+
+
+def dms(dec: float) -> str:
+    sign = "-" if dec < 0 else "+"
+    deg = abs(np.degrees(dec))
+    d, rem = divmod(deg * 3600, 3600)
+    m, s = divmod(rem, 60)
+    return f"{sign}{int(d):02d}:{int(m):02d}:{s:05.2f}"
+
+
+def render(meta: MSMeta) -> Group:
+    """The summary as rich renderables: header, fields, scans, SPWs, correlations, antennas."""
+    t0, t1 = meta.time_range
+    header = Table.grid(padding=(0, 2))
+    header.add_row("[b]MS[/b]", meta.path)
+    header.add_row("[b]Telescope[/b]", meta.telescope or "?")
+    header.add_row("[b]Observer[/b]", meta.observer or "?")
+    header.add_row("[b]Time range[/b]", f"{utc(t0)} - {utc(t1, '%H:%M:%S')} UTC "
+                   f"({(t1 - t0) / 3600:.2f} h)")
+    header.add_row("[b]Rows[/b]", f"{meta.n_rows}   integration {meta.integration_time:g} s")
+    header.add_row("[b]Feed basis[/b]", meta.basis if meta.data_descriptions else "?")
+    header.add_row("[b]Data columns[/b]", ", ".join(c for c in meta.columns if c.endswith("DATA")))
+
+    fields = Table(title="Fields", title_justify="left")
+    for col in ("ID", "Name", "RA (J2000)", "Dec (J2000)", "Frame", "Rows"):
+        fields.add_column(col, justify="right" if col in ("ID", "Rows") else "left")
+    for f in meta.fields:
+        fields.add_row(str(f.id), f.name, hms(f.ra), dms(f.dec), f.frame, str(f.n_rows))
+
+    scans = Table(title="Scans", title_justify="left")
+    for col in ("Scan", "Start", "End", "Field", "SPWs", "Intents", "Rows"):
+        scans.add_column(col, justify="right" if col in ("Scan", "Rows") else "left")
+    for s in meta.scans:
+        names = ", ".join(meta.fields[i].name if i < len(meta.fields) else str(i)
+                          for i in s.field_ids)
+        intents = ", ".join(dict.fromkeys(i.split("#")[0] for i in s.intents)) or "-"
+        scans.add_row(str(s.number), utc(s.start, "%H:%M:%S"), utc(s.end, "%H:%M:%S"), names,
+                      ",".join(map(str, s.spw_ids)), intents, str(s.n_rows))
+
+    spws = Table(title="Spectral windows", title_justify="left")
+    for col in ("ID", "Name", "Channels", "First (MHz)", "Last (MHz)", "Width (kHz)", "Ref (MHz)"):
+        spws.add_column(col, justify="left" if col == "Name" else "right")
+    for w in meta.spws:
+        spws.add_row(str(w.id), w.name, str(w.n_chan), f"{w.freqs[0] / 1e6:.4f}",
+                     f"{w.freqs[-1] / 1e6:.4f}", f"{w.widths[0] / 1e3:.3f}", f"{w.ref_freq / 1e6:.4f}")
+
+    pols = Table(title="Correlations", title_justify="left")
+    for col in ("Pol ID", "Basis", "Correlations", "Full polarisation"):
+        pols.add_column(col)
+    for p in meta.polarizations:
+        pols.add_row(str(p.id), p.basis, " ".join(p.corr_names), "yes" if p.full else "no")
+
+    ants = Table(title="Antennas", title_justify="left")
+    for col in ("ID", "Name", "Station", "Diameter (m)", "Receptor angles (deg)", "Data"):
+        ants.add_column(col, justify="right" if col == "ID" else "left")
+    for i, name in enumerate(meta.antennas.names):
+        angles = " ".join(f"{a:.1f}" for a in np.degrees(meta.receptor_angles[i]))
+        ants.add_row(str(i), name, meta.antennas.stations[i], f"{meta.antennas.diameters[i]:g}",
+                     angles, "yes" if meta.antennas.has_data[i] else "[red]no data[/red]")
+    return Group(header, fields, scans, spws, pols, ants)
+
+
+def print_listobs(meta: MSMeta, console: Console | None = None) -> None:
+    (console or Console()).print(render(meta))
