@@ -62,15 +62,18 @@ def resolve_fields(meta: MSMeta, spec) -> tuple[int, ...]:
 
 def resolve_scans(meta: MSMeta, spec, field_ids=None) -> tuple[int, ...]:
     """Scan numbers from an int, a list of ints, or a string such as `1,2` or `3~5`; each must
-    exist (and observe one of `field_ids` when given)."""
+    exist. With `field_ids`, the selection is the intersection (as in CASA), which must not be
+    empty."""
     numbers = parse_id_list(spec, "scan")
     present = {s.number: s for s in meta.scans}
     for n in numbers:
         if n not in present:
             raise InputError(f"scan {n}: not in {meta.path} (scans {_ranges(sorted(present))})")
-        if field_ids is not None and not set(present[n].field_ids) & set(field_ids):
-            names = ", ".join(meta.fields[f].name for f in field_ids)
-            raise InputError(f"scan {n}: does not observe the selected field(s) {names}")
+    if field_ids is not None and not any(set(present[n].field_ids) & set(field_ids)
+                                         for n in numbers):
+        names = ", ".join(meta.fields[f].name for f in field_ids)
+        raise InputError(f"scan {spec}: none of these scans observes the selected field(s) "
+                         f"{names}")
     return numbers
 
 
