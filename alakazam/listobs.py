@@ -46,13 +46,13 @@ def render(meta: MSMeta) -> Group:
 
     fields = Table(title="Fields", title_justify="left")
     for col in ("ID", "Name", "RA (J2000)", "Dec (J2000)", "Frame", "Rows"):
-        fields.add_column(col, justify="right" if col in ("ID", "Rows") else "left")
+        fields.add_column(col, justify="right" if col in ("ID", "Rows") else "left", overflow="fold")
     for f in meta.fields:
         fields.add_row(str(f.id), f.name, hms(f.ra), dms(f.dec), f.frame, str(f.n_rows))
 
     scans = Table(title="Scans", title_justify="left")
     for col in ("Scan", "Start", "End", "Field", "SPWs", "Intents", "Rows"):
-        scans.add_column(col, justify="right" if col in ("Scan", "Rows") else "left")
+        scans.add_column(col, justify="right" if col in ("Scan", "Rows") else "left", overflow="fold")
     for s in meta.scans:
         names = ", ".join(meta.fields[i].name if i < len(meta.fields) else str(i)
                           for i in s.field_ids)
@@ -62,20 +62,20 @@ def render(meta: MSMeta) -> Group:
 
     spws = Table(title="Spectral windows", title_justify="left")
     for col in ("ID", "Name", "Channels", "First (MHz)", "Last (MHz)", "Width (kHz)", "Ref (MHz)"):
-        spws.add_column(col, justify="left" if col == "Name" else "right")
+        spws.add_column(col, justify="left" if col == "Name" else "right", overflow="fold")
     for w in meta.spws:
         spws.add_row(str(w.id), w.name, str(w.n_chan), f"{w.freqs[0] / 1e6:.4f}",
                      f"{w.freqs[-1] / 1e6:.4f}", f"{w.widths[0] / 1e3:.3f}", f"{w.ref_freq / 1e6:.4f}")
 
     pols = Table(title="Correlations", title_justify="left")
     for col in ("Pol ID", "Basis", "Correlations", "Full polarisation"):
-        pols.add_column(col)
+        pols.add_column(col, overflow="fold")
     for p in meta.polarizations:
         pols.add_row(str(p.id), p.basis, " ".join(p.corr_names), "yes" if p.full else "no")
 
     ants = Table(title="Antennas", title_justify="left")
     for col in ("ID", "Name", "Station", "Diameter (m)", "Receptor angles (deg)", "Data"):
-        ants.add_column(col, justify="right" if col == "ID" else "left")
+        ants.add_column(col, justify="right" if col == "ID" else "left", overflow="fold")
     for i, name in enumerate(meta.antennas.names):
         angles = " ".join(f"{a:.1f}" for a in np.degrees(meta.receptor_angles[i]))
         ants.add_row(str(i), name, meta.antennas.stations[i], f"{meta.antennas.diameters[i]:g}",

@@ -1,0 +1,88 @@
+"""The command line as users run it: real subprocesses, one-line errors with exit status 2."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from casacore import tables
+
+
+def run(*args, cwd=None):
+    env = {**os.environ, "COLUMNS": "200"}  # a wide terminal: table cells are not folded
+    return subprocess.run([sys.executable, "-m", "alakazam", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=300, env=env)
+
+
+def assert_bad_input(result, *needles):
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def test_simulate_then_listobs(tmp_path):
+    out = tmp_path / "demo.ms"
+    sim = run("simulate", str(out), "--n-ant", "4", "--duration", "360", "--feed", "circular")
+    assert sim.returncode == 0, sim.stderr
+    assert (tmp_path / "demo.ms.truth.npz").exists() and (tmp_path / "demo.ms.truth.json").exists()
+    listing = run("listobs", str(out))
+    assert listing.returncode == 0, listing.stderr
+    for text in ("3C286", "J1407+2827", "TARGET", "CIRCULAR", "RR RL LR LL", "CALIBRATE_FLUX",
+                 "OBSERVE_TARGET", "ea04"):
+        assert text in listing.stdout
+
+
+def test_missing_path(tmp_path):
+    assert_bad_input(run("listobs", str(tmp_path / "nothing.ms")), "nothing.ms",
+                     "no such file or directory")
+
+
+def test_directory_that_is_not_an_ms(tmp_path):
+    assert_bad_input(run("listobs", str(tmp_path)), str(tmp_path), "not a Measurement Set")
+
+
+def test_table_that_is_not_an_ms(tmp_path):
+    path = str(tmp_path / "plain.tab")
+    tables.table(path, tables.maketabdesc([tables.makescacoldesc("X", 0.0)]), ack=False).close()
+    assert_bad_input(run("listobs", path), "plain.tab", "missing subtables")
+
+
+def test_corrupt_table(tmp_path):
+    bad = tmp_path / "bad.ms"
+    bad.mkdir()
+    (bad / "table.dat").write_bytes(b"not a table")
+    assert_bad_input(run("listobs", str(bad)), "bad.ms", "cannot open")
+
+
+def test_missing_column(linear_ms, tmp_path):
+    path = str(tmp_path / "nocol.ms")
+    shutil.copytree(linear_ms[0], path)
+    with tables.table(path, readonly=False, ack=False) as tab:
+        tab.removecols(["SCAN_NUMBER"])
+    assert_bad_input(run("listobs", path), "nocol.ms", "SCAN_NUMBER")
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--n-ant", "1"], "n_ant=1"),
+    (["--feed", "elliptic"], "ELLIPTIC"),
+    (["--terms", "K,Q"], "terms"),
+    (["--corr", "parallel", "--terms", "D"], "D, Xf and Kcross need corr=all"),
+    (["--flag-ant", "x"], "flag-ant"),
+])
+def test_bad_simulate_options(args, needle, tmp_path):
+    assert_bad_input(run("simulate", str(tmp_path / "x.ms"), *args), needle)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_output_is_not_overwritten(linear_ms):
+    assert_bad_input(run("simulate", linear_ms[0]), "already exists")
+
+
+def test_unknown_command():
+    assert_bad_input(run("frobnicate"), "frobnicate")
