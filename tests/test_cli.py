@@ -28,7 +28,7 @@ def assert_bad_input(result, *needles):
 
 def test_simulate_then_listobs(tmp_path):
     out = tmp_path / "demo.ms"
-    sim = run("simulate", str(out), "--n-ant", "4", "--duration", "360", "--feed", "circular")
+    sim = run("simulate", str(out), "--n-ant", "4", "--duration", "600", "--feed", "circular")
     assert sim.returncode == 0, sim.stderr
     assert (tmp_path / "demo.ms.truth.npz").exists() and (tmp_path / "demo.ms.truth.json").exists()
     listing = run("listobs", str(out))

@@ -73,3 +73,23 @@ def test_parallactic_angle_follows_the_source(linear_ms):
     src = dm.direction("J2000", f"{truth.fields[2]['ra']}rad", f"{truth.fields[2]['dec']}rad")
     pa = dm.posangle(src, dm.direction("AZEL", "0deg", "90deg")).get_value("rad")
     assert chi[0] == pytest.approx(pa, abs=np.radians(0.5))
+
+
+def test_uvw_is_antenna1_minus_antenna2(linear_ms):
+    """UVW of a row equals casacore's UVW of the baseline vector ANTENNA1 - ANTENNA2 (to the
+    precession between the apparent frame we use and J2000: < 1% of the baseline length)."""
+    from casacore import tables
+    from casacore.measures import measures
+
+    path, truth = linear_ms
+    meta = read_meta(path)
+    with tables.table(path, ack=False) as tab:
+        row = tab.query("FIELD_ID==2 AND ANTENNA1==0 AND ANTENNA2==5", limit=1)
+        t, uvw = row.getcell("TIME", 0), row.getcell("UVW", 0)
+    pos = meta.antennas.positions
+    dm = measures()
+    dm.do_frame(dm.epoch("UTC", f"{t}s"))
+    dm.do_frame(dm.position("ITRF", *(f"{v}m" for v in pos.mean(axis=0))))
+    dm.do_frame(dm.direction("J2000", f"{truth.fields[2]['ra']}rad", f"{truth.fields[2]['dec']}rad"))
+    ref = dm.to_uvw(dm.baseline("ITRF", *(f"{v}m" for v in pos[0] - pos[5])))["xyz"].get_value("m")
+    assert np.linalg.norm(uvw - np.array(ref)) < 0.01 * np.linalg.norm(pos[0] - pos[5])

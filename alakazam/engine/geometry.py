@@ -62,7 +62,8 @@ def parallactic_angles(times: np.ndarray, ra: float, dec: float, positions: np.n
 def antenna_uvw(times: np.ndarray, ra: float, dec: float, positions: np.ndarray) -> np.ndarray:
     """UVW (n_t, n_ant, 3) m of each antenna's ITRF position (n_ant, 3) relative to the array
     centre, towards the J2000 direction (ra, dec) at `times` (n_t,) MJD s. A baseline's UVW is
-    that of ANTENNA2 minus that of ANTENNA1 (the Measurement Set convention)."""
+    that of ANTENNA1 minus that of ANTENNA2 (the convention of MSv4, VLBI and of the
+    Measurement Sets pyuvdata writes; see the README)."""
     centre = np.mean(positions, axis=0)
     ref_lon, _, _ = geodetic(centre)
     ha, dec_app = apparent_hadec(times, ra, dec, centre)

@@ -45,7 +45,7 @@ def sandwich(jones, vis, tslot, ant1, ant2, out):
 def predict_points(uvw, freqs, lmn, brightness, out):
     """Add the visibilities of point sources to `out`.
 
-    uvw: (n_row, 3) m (u, v, w of ANTENNA2 minus ANTENNA1); freqs: (n_chan,) Hz;
+    uvw: (n_row, 3) m (u, v, w of ANTENNA1 minus ANTENNA2); freqs: (n_chan,) Hz;
     lmn: (n_src, 3) direction cosines relative to the phase centre, third column n - 1;
     brightness: (n_src, n_chan, 2, 2) complex Jy; out: (n_row, n_chan, 2, 2) complex.
     The phase of each source is exp(-2 pi i (u l + v m + w (n - 1)) nu / c).

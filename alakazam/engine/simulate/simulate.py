@@ -190,7 +190,7 @@ def _fields(opts: SimOptions) -> list[dict]:
 def _schedule(opts, fields, positions):
     """Distinct times (n_t,) MJD s centred on the target's transit, with the field id and scan
     number observed at each: scan 1 the flux calibrator, then phase calibrator and target
-    alternating, the last scan always the phase calibrator."""
+    alternating, the last scan (of more than three) the phase calibrator."""
     target = fields[2]
     t_ref = _DATE_MJD * 86400.0
     ha, _ = geometry.apparent_hadec(np.array([t_ref]), target["ra"], target["dec"],
@@ -203,7 +203,7 @@ def _schedule(opts, fields, positions):
     n_scan = scan_index[-1] + 1
     role_of_scan = np.where(np.arange(n_scan) % 2 == 1, 1, 2)
     role_of_scan[0] = 0
-    if n_scan > 2:
+    if n_scan > 3:
         role_of_scan[-1] = 1
     return times, role_of_scan[scan_index], scan_index + 1
 
@@ -255,7 +255,7 @@ def _chunk(opts, truth, fields, tslots, ant1, ant2, uvw_ant, time_scan, slots, s
     a2 = np.broadcast_to(ant2[None, None, :], shape).ravel()
     spw = np.broadcast_to(np.arange(n_spw)[None, :, None], shape).ravel()
     field_id = truth.time_field[t_idx]
-    uvw = uvw_ant[t_idx, a2] - uvw_ant[t_idx, a1]
+    uvw = uvw_ant[t_idx, a1] - uvw_ant[t_idx, a2]
     n_row = len(t_idx)
     data = np.zeros((n_row, n_chan, 2, 2), complex)
     model = np.zeros((n_row, n_chan, 2, 2), complex)
