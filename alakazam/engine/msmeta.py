@@ -395,9 +395,12 @@ def _scans(cols, ddescs, intents_of_state) -> tuple[Scan, ...]:
 
 def _pairs(group, values) -> dict[int, list[int]]:
     """Distinct values per group index, from whole columns: {group: sorted values}."""
-    pairs = np.unique(np.stack([group, values.astype(np.int64)], axis=1), axis=0)
+    values = values.astype(np.int64)
+    low = values.min()
+    width = int(values.max() - low) + 1
+    keys = np.unique(group.astype(np.int64) * width + (values - low))
     out: dict[int, list[int]] = {}
-    for g, v in pairs:
+    for g, v in zip(keys // width, keys % width + low):  # one iteration per distinct pair
         out.setdefault(int(g), []).append(int(v))
     return out
 
@@ -406,9 +409,9 @@ def _integration_time(cols) -> float:
     """Median spacing of distinct TIME values within scans (INTERVAL may disagree with it)."""
     if cols["TIME"].size == 0:
         return 0.0
-    pairs = np.unique(np.stack([cols["SCAN_NUMBER"].astype(float), cols["TIME"]], axis=1), axis=0)
-    same_scan = pairs[1:, 0] == pairs[:-1, 0]
-    steps = np.diff(pairs[:, 1])[same_scan]
+    times, first = np.unique(cols["TIME"], return_index=True)
+    scans = cols["SCAN_NUMBER"][first]
+    steps = np.diff(times)[(scans[1:] == scans[:-1])]
     steps = steps[steps > 0]
     if steps.size:
         return float(np.median(steps))

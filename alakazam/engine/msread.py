@@ -66,42 +66,51 @@ def from_matrix(mat: np.ndarray, slots) -> np.ndarray:
 
 
 def iter_blocks(meta: MSMeta, selection: Selection, columns=("DATA",), max_rows: int = 100_000):
-    """Yield VisBlocks of the selected rows: SPW by SPW, then in time order, each block holding
-    whole time slots and at most `max_rows` rows (unless one time slot has more).
+    """Yield VisBlocks of the selected rows in time order: each chunk of whole time slots
+    (at most `max_rows` rows over all SPWs, unless one time slot has more) is read once and
+    yielded as one block per SPW (DATA_DESC_ID), SPWs in ascending order.
 
     columns: data columns to read (DATA, MODEL_DATA, CORRECTED_DATA); a column absent from the
     MS is an InputError naming it.
     """
     for name in columns:
         if name not in meta.columns:
+            present = ", ".join(c for c in meta.columns if c in DATA_COLUMNS)
             raise InputError(f"{meta.path}: column {name} missing from the main table "
-                             f"(data columns present: {', '.join(c for c in meta.columns if c in DATA_COLUMNS)})")
+                             f"(data columns present: {present})")
     tab = open_table(meta.path)
     try:
         if tab.nrows() == 0:
             return
         scalars = {c: tab.getcol(c) for c in ("TIME", "ANTENNA1", "ANTENNA2", "FIELD_ID",
                                               "SCAN_NUMBER", "DATA_DESC_ID")}
-        mask = np.ones(tab.nrows(), dtype=bool)
-        if selection.field_ids is not None:
-            mask &= np.isin(scalars["FIELD_ID"], selection.field_ids)
-        if selection.scans is not None:
-            mask &= np.isin(scalars["SCAN_NUMBER"], selection.scans)
-        if not selection.autocorrelations:
-            mask &= scalars["ANTENNA1"] != scalars["ANTENNA2"]
-        spw_ids = selection.spw_ids if selection.spw_ids is not None else range(len(meta.spws))
-        for spw_id in spw_ids:
-            for ddid in meta.ddids_of_spw(spw_id):
-                rows = np.flatnonzero(mask & (scalars["DATA_DESC_ID"] == ddid))
-                if rows.size == 0:
-                    continue
-                order = np.lexsort((scalars["ANTENNA2"][rows], scalars["ANTENNA1"][rows],
-                                    scalars["TIME"][rows]))
-                rows = rows[order]
-                for chunk in _chunks(scalars["TIME"][rows], max_rows):
-                    yield _read_block(tab, meta, spw_id, ddid, rows[chunk], scalars, columns)
+        rows = _selected_rows(meta, selection, scalars)
+        ddid = scalars["DATA_DESC_ID"][rows]
+        for chunk in _chunks(scalars["TIME"][rows], max_rows):
+            read = _row_reader(tab, rows[chunk])
+            for d in np.unique(ddid[chunk]):
+                part = np.flatnonzero(ddid[chunk] == d)
+                yield _block(read, part, meta, int(d), rows[chunk][part], scalars, columns, tab)
     finally:
         tab.close()
+
+
+def _selected_rows(meta, selection, scalars) -> np.ndarray:
+    """Row numbers of the selection, sorted by (TIME, DATA_DESC_ID, ANTENNA1, ANTENNA2)."""
+    mask = np.ones(len(scalars["TIME"]), dtype=bool)
+    if selection.field_ids is not None:
+        mask &= np.isin(scalars["FIELD_ID"], selection.field_ids)
+    if selection.scans is not None:
+        mask &= np.isin(scalars["SCAN_NUMBER"], selection.scans)
+    if not selection.autocorrelations:
+        mask &= scalars["ANTENNA1"] != scalars["ANTENNA2"]
+    if selection.spw_ids is not None:
+        ddids = [d for s in selection.spw_ids for d in meta.ddids_of_spw(s)]
+        mask &= np.isin(scalars["DATA_DESC_ID"], ddids)
+    rows = np.flatnonzero(mask)
+    order = np.lexsort(tuple(scalars[c][rows] for c in ("ANTENNA2", "ANTENNA1", "DATA_DESC_ID",
+                                                         "TIME")))
+    return rows[order]
 
 
 def _chunks(times: np.ndarray, max_rows: int):
@@ -118,38 +127,53 @@ def _chunks(times: np.ndarray, max_rows: int):
         begin = int(end)
 
 
-def _read_block(tab, meta, spw_id, ddid, rows, scalars, columns) -> VisBlock:
+def _block(read, part, meta, ddid, rows, scalars, columns, tab) -> VisBlock:
+    """The block of one DATA_DESC_ID: `part` indexes the rows read by `read`."""
     pol = meta.polarizations[meta.data_descriptions[ddid].pol_id]
     corr_order = np.argsort(pol.slots)
-    read = _row_reader(tab, rows)
-    flag = read("FLAG") | read("FLAG_ROW")[:, None, None]
-    weight = _weights(tab, meta, rows, read, flag.shape)
+    canonical = np.array_equal(corr_order, np.arange(len(corr_order)))
+
+    def corr(values, dtype):  # canonical correlation order, contiguous, of `dtype`
+        values = values if canonical else values[..., corr_order]
+        return np.ascontiguousarray(values, dtype=dtype)
+
+    flag = read("FLAG", part)
+    flag |= read("FLAG_ROW", part)[:, None, None]
+    if "WEIGHT_SPECTRUM" in meta.columns and tab.iscelldefined("WEIGHT_SPECTRUM", int(rows[0])):
+        weight = read("WEIGHT_SPECTRUM", part)
+    else:  # WEIGHT broadcast over channels
+        weight = np.broadcast_to(read("WEIGHT", part)[:, None, :], flag.shape)
     block = VisBlock(
-        spw_id=spw_id, ddid=ddid, slots=tuple(sorted(pol.slots)), rows=rows,
-        time=scalars["TIME"][rows], ant1=scalars["ANTENNA1"][rows].astype(np.int32),
+        spw_id=meta.data_descriptions[ddid].spw_id, ddid=ddid, slots=tuple(sorted(pol.slots)),
+        rows=rows, time=scalars["TIME"][rows], ant1=scalars["ANTENNA1"][rows].astype(np.int32),
         ant2=scalars["ANTENNA2"][rows].astype(np.int32), field=scalars["FIELD_ID"][rows],
-        scan=scalars["SCAN_NUMBER"][rows], uvw=read("UVW"),
-        flag=np.ascontiguousarray(flag[..., corr_order]),
-        weight=np.ascontiguousarray(weight[..., corr_order], dtype=np.float32),
+        scan=scalars["SCAN_NUMBER"][rows], uvw=read("UVW", part),
+        flag=corr(flag, bool), weight=corr(weight, np.float32),
     )
     for name in columns:
-        block.vis[name] = np.ascontiguousarray(read(name)[..., corr_order], dtype=np.complex64)
+        block.vis[name] = corr(read(name, part), np.complex64)
     return block
 
 
 def _row_reader(tab, rows):
-    """A function reading a column at `rows` (in that order): one contiguous read of the
-    covering range when the rows fill enough of it, otherwise a reference-table read."""
+    """A function read(column, part) giving the column at rows[part]. Columns are read once per
+    chunk: one contiguous read of the covering row range when the rows fill enough of it (a
+    time-ordered MS), otherwise a reference-table read of exactly the rows."""
     first, last = int(rows.min()), int(rows.max())
     span = last - first + 1
+    cache: dict[str, np.ndarray] = {}
     if len(rows) >= _DENSE_READ * span:
-        return lambda col: tab.getcol(col, startrow=first, nrow=span)[rows - first]
-    sub = tab.selectrows(rows)
-    return lambda col: sub.getcol(col)
+        index = rows - first
+        load = lambda col: tab.getcol(col, startrow=first, nrow=span)  # noqa: E731
+    else:
+        index = np.arange(len(rows))
+        sub = tab.selectrows(rows)
+        load = sub.getcol
 
+    def read(col, part):
+        """A copy of the column at rows[part] (a view-free array the caller may modify)."""
+        if col not in cache:
+            cache[col] = load(col)
+        return np.take(cache[col], index[part], axis=0)
 
-def _weights(tab, meta, rows, read, shape) -> np.ndarray:
-    """WEIGHT_SPECTRUM where the MS has it filled, else WEIGHT broadcast over channels."""
-    if "WEIGHT_SPECTRUM" in meta.columns and tab.iscelldefined("WEIGHT_SPECTRUM", int(rows[0])):
-        return read("WEIGHT_SPECTRUM")
-    return np.broadcast_to(read("WEIGHT")[:, None, :], shape)
+    return read
