@@ -121,3 +121,21 @@ def test_impossible_options_name_themselves(option, value, tmp_path):
     with pytest.raises(InputError, match=option):
         simulate(str(tmp_path / "y.ms"), SimOptions(**{option: value}))
     assert os.listdir(tmp_path) == []
+
+
+def test_rfi_spikes_hit_the_requested_fraction(tmp_path):
+    """Unflagged RFI: DATA departs from J V J^H by 100 sigma on about rfi_fraction of the
+    (row, channel) samples (binomial tolerance of 5 standard deviations), nowhere else."""
+    out = str(tmp_path / "rfi.ms")
+    truth = simulate(out, SimOptions(n_ant=5, n_spw=1, n_chan=32, duration=600, snr=math.inf,
+                                     rfi_fraction=0.02))
+    meta = read_meta(out)
+    hit = []
+    for block in iter_blocks(meta, select(meta), ("DATA",)):
+        diff = np.abs(block.vis["DATA"] - expected_data(truth, block))
+        assert not block.flag.any()
+        hit.append((diff > 1.0).all(axis=-1).ravel())  # spikes of 10 Jy hit all correlations
+        assert np.all((diff > 1.0).any(axis=-1) == (diff > 1.0).all(axis=-1))
+    hit = np.concatenate(hit)
+    p, n = 0.02, hit.size
+    assert abs(hit.mean() - p) < 5 * math.sqrt(p * (1 - p) / n)

@@ -81,11 +81,6 @@ class Spw:
     def n_chan(self) -> int:
         return len(self.freqs)
 
-    @property
-    def centre(self) -> float:
-        """Mean of the channel frequencies, Hz."""
-        return float(np.mean(self.freqs))
-
 
 @dataclass(frozen=True)
 class Polarization:
@@ -148,9 +143,6 @@ class MSMeta:
 
     def ddids_of_spw(self, spw_id: int) -> tuple[int, ...]:
         return tuple(dd.id for dd in self.data_descriptions if dd.spw_id == spw_id)
-
-    def field_by_id(self, field_id: int) -> Field:
-        return self.fields[field_id]
 
 
 def open_table(path: str, readonly: bool = True):

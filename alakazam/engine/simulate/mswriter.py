@@ -77,9 +77,8 @@ def create_ms(path: str, lay: MSLayout) -> None:
           ORIGIN=["alakazam.engine.simulate"], OBJECT_ID=[0], APPLICATION=["alakazam"])
 
 
-def write_rows(path_or_table, start: int, columns: dict[str, np.ndarray]) -> None:
-    """Append rows starting at row `start` (== current row count) with the given columns."""
-    tab = path_or_table
+def write_rows(tab, start: int, columns: dict[str, np.ndarray]) -> None:
+    """Append rows to the open main table `tab`, starting at row `start` (its row count)."""
     n = len(next(iter(columns.values())))
     tab.addrows(n)
     for name, values in columns.items():
