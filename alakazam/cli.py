@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     lo = sub.add_parser("listobs", help="summarise an MS: fields, scans, SPWs, antennas")
     lo.add_argument("ms")
+    lo.add_argument("--field", help="field names or ids, comma-separated")
+    lo.add_argument("--scan", help="scan numbers, e.g. 1,3 or 2~5")
+    lo.add_argument("--spw", help="SPW ids, e.g. 0,1 or 0~3")
     return parser
 
 
@@ -94,9 +97,12 @@ def _simulate(args) -> int:
 
 def _listobs(args) -> int:
     from alakazam.engine.msmeta import read_meta
+    from alakazam.engine.selection import select
     from alakazam.listobs import print_listobs
 
-    print_listobs(read_meta(args.ms))
+    meta = read_meta(args.ms)
+    field = args.field.split(",") if args.field is not None else None
+    print_listobs(meta, select(meta, field=field, scans=args.scan, spw=args.spw))
     return 0
 
 

@@ -9,6 +9,7 @@ from rich.console import Console, Group
 from rich.table import Table
 
 from alakazam.engine.msmeta import MJD_UNIX_OFFSET_S, MSMeta
+from alakazam.engine.selection import Selection
 
 
 def utc(mjd_seconds: float, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
@@ -31,8 +32,11 @@ def dms(dec: float) -> str:
     return f"{sign}{int(d):02d}:{int(m):02d}:{s:05.2f}"
 
 
-def render(meta: MSMeta) -> Group:
-    """The summary as rich renderables: header, fields, scans, SPWs, correlations, antennas."""
+def render(meta: MSMeta, sel: Selection = Selection()) -> Group:
+    """The summary as rich renderables: header, fields, scans, SPWs, correlations, antennas;
+    fields, scans and SPWs restricted to those of `sel`."""
+    def chosen(ids, wanted):
+        return wanted is None or bool(set(ids) & set(wanted))
     t0, t1 = meta.time_range
     header = Table.grid(padding=(0, 2))
     header.add_row("[b]MS[/b]", meta.path)
@@ -48,12 +52,17 @@ def render(meta: MSMeta) -> Group:
     for col in ("ID", "Name", "RA (J2000)", "Dec (J2000)", "Frame", "Rows"):
         fields.add_column(col, justify="right" if col in ("ID", "Rows") else "left", overflow="fold")
     for f in meta.fields:
+        if not chosen([f.id], sel.field_ids):
+            continue
         fields.add_row(str(f.id), f.name, hms(f.ra), dms(f.dec), f.frame, str(f.n_rows))
 
     scans = Table(title="Scans", title_justify="left")
     for col in ("Scan", "Start", "End", "Field", "SPWs", "Intents", "Rows"):
         scans.add_column(col, justify="right" if col in ("Scan", "Rows") else "left", overflow="fold")
     for s in meta.scans:
+        if not (chosen([s.number], sel.scans) and chosen(s.field_ids, sel.field_ids)
+                and chosen(s.spw_ids, sel.spw_ids)):
+            continue
         names = ", ".join(meta.fields[i].name if i < len(meta.fields) else str(i)
                           for i in s.field_ids)
         intents = ", ".join(dict.fromkeys(i.split("#")[0] for i in s.intents)) or "-"
@@ -64,6 +73,8 @@ def render(meta: MSMeta) -> Group:
     for col in ("ID", "Name", "Channels", "First (MHz)", "Last (MHz)", "Width (kHz)", "Ref (MHz)"):
         spws.add_column(col, justify="left" if col == "Name" else "right", overflow="fold")
     for w in meta.spws:
+        if not chosen([w.id], sel.spw_ids):
+            continue
         spws.add_row(str(w.id), w.name, str(w.n_chan), f"{w.freqs[0] / 1e6:.4f}",
                      f"{w.freqs[-1] / 1e6:.4f}", f"{w.widths[0] / 1e3:.3f}", f"{w.ref_freq / 1e6:.4f}")
 
@@ -83,5 +94,6 @@ def render(meta: MSMeta) -> Group:
     return Group(header, fields, scans, spws, pols, ants)
 
 
-def print_listobs(meta: MSMeta, console: Console | None = None) -> None:
-    (console or Console()).print(render(meta))
+def print_listobs(meta: MSMeta, sel: Selection = Selection(), console: Console | None = None
+                  ) -> None:
+    (console or Console()).print(render(meta, sel))

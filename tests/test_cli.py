@@ -38,6 +38,23 @@ def test_simulate_then_listobs(tmp_path):
         assert text in listing.stdout
 
 
+def test_listobs_selection(linear_ms):
+    listing = run("listobs", linear_ms[0], "--field", "TARGET", "--spw", "1")
+    assert listing.returncode == 0, listing.stderr
+    assert "TARGET" in listing.stdout and "3C286" not in listing.stdout
+    assert "SPW1" in listing.stdout and "SPW0" not in listing.stdout
+
+
+@pytest.mark.parametrize("args, needles", [
+    (["--field", "NGC1234"], ["NGC1234", "fields present: 3C286, J1407+2827, TARGET"]),
+    (["--spw", "0~7"], ["spw 2", "has SPWs 0..1"]),
+    (["--scan", "42"], ["scan 42"]),
+    (["--spw", "x"], ["spw 'x'"]),
+])
+def test_unknown_selection(linear_ms, args, needles):
+    assert_bad_input(run("listobs", linear_ms[0], *args), *needles)
+
+
 def test_missing_path(tmp_path):
     assert_bad_input(run("listobs", str(tmp_path / "nothing.ms")), "nothing.ms",
                      "no such file or directory")
