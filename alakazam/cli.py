@@ -60,6 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=1)
     sim.add_argument("--overwrite", action="store_true")
 
+    run = sub.add_parser("run", help="run the solve blocks of a config")
+    run.add_argument("config", help="YAML config (see README)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="validate against the MS and print the plan without solving")
+
+    info = sub.add_parser("info", help="summarise a solution file")
+    info.add_argument("table", help="HDF5 solution file")
+
     lo = sub.add_parser("listobs", help="summarise an MS: fields, scans, SPWs, antennas")
     lo.add_argument("ms")
     lo.add_argument("--field", help="field names or ids, comma-separated")
@@ -106,7 +114,45 @@ def _listobs(args) -> int:
     return 0
 
 
-COMMANDS = {"simulate": _simulate, "listobs": _listobs}
+def _run(args) -> int:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from alakazam.engine.config import load_config
+    from alakazam.engine.solve import describe_plan, plan, run_solve
+
+    config = load_config(args.config)
+    if args.dry_run:
+        for i, block in enumerate(config.solve):
+            meta, steps = plan(block, f"solve[{i}]")
+            print("\n".join(describe_plan(block, meta, steps)))
+        return 0
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TimeElapsedColumn())
+    for i, block in enumerate(config.solve):
+        with Progress(*columns) as bar:
+            tasks = {}
+
+            def progress(step, done, total, label, bar=bar, tasks=tasks, block=block):
+                if step not in tasks:
+                    tasks[step] = bar.add_task(f"step {step} {block.steps[step].jones}", total=total)
+                bar.update(tasks[step], completed=done, description=f"step {step} {label}")
+
+            solutions = run_solve(block, f"solve[{i}]", progress)
+        flagged = sum(int(s.flags.sum()) for s in solutions)
+        total = sum(s.flags.size for s in solutions)
+        print(f"wrote {block.output}: {len(solutions)} solution tables, "
+              f"{100 * flagged / max(total, 1):.1f}% flagged")
+    return 0
+
+
+def _info(args) -> int:
+    from alakazam.info import print_info
+
+    print_info(args.table)
+    return 0
+
+
+COMMANDS = {"simulate": _simulate, "listobs": _listobs, "run": _run, "info": _info}
 
 
 def main(argv=None) -> int:

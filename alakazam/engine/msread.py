@@ -82,8 +82,7 @@ def iter_blocks(meta: MSMeta, selection: Selection, columns=("DATA",), max_rows:
     try:
         if tab.nrows() == 0:
             return
-        scalars = {c: tab.getcol(c) for c in ("TIME", "ANTENNA1", "ANTENNA2", "FIELD_ID",
-                                              "SCAN_NUMBER", "DATA_DESC_ID")}
+        scalars = _scalars(tab)
         rows = _selected_rows(meta, selection, scalars)
         ddid = scalars["DATA_DESC_ID"][rows]
         for chunk in _chunks(scalars["TIME"][rows], max_rows):
@@ -93,6 +92,25 @@ def iter_blocks(meta: MSMeta, selection: Selection, columns=("DATA",), max_rows:
                 yield _block(read, part, meta, int(d), rows[chunk][part], scalars, columns, tab)
     finally:
         tab.close()
+
+
+def time_slots(meta: MSMeta, selection: Selection) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct times (n_t,) MJD s of the selected rows and the scan number at each."""
+    tab = open_table(meta.path)
+    try:
+        if tab.nrows() == 0:
+            return np.zeros(0), np.zeros(0, np.int64)
+        scalars = _scalars(tab)
+    finally:
+        tab.close()
+    rows = _selected_rows(meta, selection, scalars)
+    times, first = np.unique(scalars["TIME"][rows], return_index=True)
+    return times, scalars["SCAN_NUMBER"][rows][first].astype(np.int64)
+
+
+def _scalars(tab) -> dict[str, np.ndarray]:
+    return {c: tab.getcol(c) for c in ("TIME", "ANTENNA1", "ANTENNA2", "FIELD_ID", "SCAN_NUMBER",
+                                       "DATA_DESC_ID")}
 
 
 def _selected_rows(meta, selection, scalars) -> np.ndarray:

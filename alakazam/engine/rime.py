@@ -70,3 +70,20 @@ def add_noise(vis, sigma, seed):
     flat = vis.reshape(-1)
     for i in range(flat.shape[0]):
         flat[i] += sigma * (np.random.standard_normal() + 1j * np.random.standard_normal())
+
+
+@njit(cache=True, nogil=True)
+def scale_weights(jones, weight, tslot, ant1, ant2, slots):
+    """Weights of data corrected by J^-1 V J^-H: w |J_p[i,i]|^2 |J_q[j,j]|^2 for the
+    correlation at flattened 2x2 position slots[k] = 2 i + j, in place.
+
+    jones: (n_t, n_chan, n_ant, 2, 2); weight: (n_row, n_chan, n_corr) float.
+    """
+    for r in range(weight.shape[0]):
+        t, p, q = tslot[r], ant1[r], ant2[r]
+        for c in range(weight.shape[1]):
+            for k in range(weight.shape[2]):
+                i, j = slots[k] // 2, slots[k] % 2
+                gp = jones[t, c, p, i, i]
+                gq = jones[t, c, q, j, j]
+                weight[r, c, k] *= (gp.real**2 + gp.imag**2) * (gq.real**2 + gq.imag**2)

@@ -1,0 +1,426 @@
+"""The YAML config: parsed once, validated with key paths, into typed dataclasses.
+
+The engine never looks at raw YAML. Every problem found is reported (one line each, naming its
+key path such as `solve[0].time_interval[2]`) before any work starts; `validate_against_ms`
+then checks fields, scans, SPWs, columns and antennas against the Measurement Sets.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass, field
+
+import yaml
+
+from alakazam.engine.errors import InputError
+
+JONES_TYPES = ("K", "G", "B")
+TIME_INTERPS = ("exact", "nearest", "linear", "cubic")
+FIELD_SELECTS = ("nearest_time", "nearest_sky", "pinned")
+_TIME_UNITS = {"s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0, "hr": 3600.0}
+_FREQ_UNITS = {"hz": 1.0, "khz": 1e3, "mhz": 1e6, "ghz": 1e9}
+_SOLVE_KEYS = {"ms", "output", "ref_ant", "data_col", "model_col", "apply_parang",
+               "memory_limit_gb", "rfi_threshold", "max_iter", "tol", "jones", "field", "scans",
+               "step_spw", "time_interval", "freq_interval", "phase_only",
+               "preapply_time_interp", "min_snr", "external_preapply"}
+_EXTERNAL_KEYS = {"tables", "jones", "field_select", "time_interp", "solution_field"}
+
+
+@dataclass(frozen=True)
+class TimeInterval:
+    """seconds: cell length in s (math.inf: one cell over everything; 0: every integration)."""
+
+    text: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class FreqInterval:
+    """Either the whole SPW (`full`), a number of channels, or a width in Hz."""
+
+    text: str
+    channels: int | None = None
+    hz: float | None = None
+
+    @property
+    def full(self) -> bool:
+        return self.channels is None and self.hz is None
+
+
+@dataclass(frozen=True)
+class SolveStep:
+    """One step of a solve chain. fields: names or ids; scans: one scan spec (or None = all)
+    per field; spw: SPW spec or None (all)."""
+
+    jones: str
+    fields: tuple
+    scans: tuple
+    spw: object
+    time_interval: TimeInterval
+    freq_interval: FreqInterval
+    phase_only: bool
+    preapply_time_interp: str
+    min_snr: float
+
+
+@dataclass(frozen=True)
+class ExternalTable:
+    """A solution table applied before step 1 (and kept in the chain for every later step)."""
+
+    table: str
+    jones: str
+    field_select: str
+    time_interp: str
+    solution_field: str | None = None
+
+
+@dataclass(frozen=True)
+class SolveBlock:
+    ms: str
+    output: str
+    ref_ant: tuple  # antenna names or ids in preference order; ("auto",) for the heuristic
+    data_col: str
+    model_col: str
+    apply_parang: bool
+    memory_limit_gb: float
+    rfi_threshold: float
+    max_iter: int
+    tol: float
+    steps: tuple[SolveStep, ...]
+    external: tuple[ExternalTable, ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    solve: tuple[SolveBlock, ...] = field(default_factory=tuple)
+
+
+def parse_time_interval(value) -> TimeInterval:
+    """`inf`, `int` (every integration), a bare number of seconds, or `120s`, `5min`, `1h`."""
+    text = str(value).strip()
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, (int, float)):
+        if value < 0 or math.isnan(value):
+            raise ValueError
+        return TimeInterval(text, float(value))
+    low = text.lower()
+    if low == "inf":
+        return TimeInterval(text, math.inf)
+    if low == "int":
+        return TimeInterval(text, 0.0)
+    match = re.fullmatch(r"([0-9]*\.?[0-9]+)\s*([a-z]*)", low)
+    if not match or (match.group(2) and match.group(2) not in _TIME_UNITS):
+        raise ValueError
+    seconds = float(match.group(1)) * _TIME_UNITS.get(match.group(2) or "s")
+    return TimeInterval(text, seconds)
+
+
+def parse_freq_interval(value) -> FreqInterval:
+    """`full`, a bare number of channels, or a width such as `4MHz`."""
+    text = str(value).strip()
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, int):
+        if value < 1:
+            raise ValueError
+        return FreqInterval(text, channels=value)
+    low = text.lower()
+    if low == "full":
+        return FreqInterval(text)
+    if low.isdigit() and int(low) >= 1:
+        return FreqInterval(text, channels=int(low))
+    match = re.fullmatch(r"([0-9]*\.?[0-9]+)\s*([a-z]+)", low)
+    if not match or match.group(2) not in _FREQ_UNITS or float(match.group(1)) <= 0:
+        raise ValueError
+    return FreqInterval(text, hz=float(match.group(1)) * _FREQ_UNITS[match.group(2)])
+
+
+class _Problems:
+    """Collects one line per problem; raises them all at once."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.lines: list[str] = []
+
+    def add(self, key: str, message: str) -> None:
+        self.lines.append(f"{self.path}: {key}: {message}")
+
+    def raise_any(self) -> None:
+        if self.lines:
+            raise InputError("\n".join(self.lines))
+
+
+def load_config(path: str) -> Config:
+    """Read and validate the YAML config at `path` (not yet against the MSs)."""
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file or directory")
+    try:
+        with open(path) as fh:
+            raw = yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise InputError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    problems = _Problems(path)
+    if not isinstance(raw, dict):
+        problems.add("(top level)", "expected a mapping with solve/fluxscale/apply blocks")
+        problems.raise_any()
+    for key in raw:
+        if key in ("fluxscale", "apply"):
+            problems.add(key, "this block is not supported by this version yet (only solve)")
+        elif key != "solve":
+            problems.add(key, "unknown top-level key (expected solve, fluxscale, apply)")
+    blocks = raw.get("solve", [])
+    if isinstance(blocks, dict):
+        blocks = [blocks]
+    if not isinstance(blocks, list):
+        problems.add("solve", "expected a list of solve blocks")
+        blocks = []
+    base = os.path.dirname(os.path.abspath(path))
+    solve = tuple(b for i, blk in enumerate(blocks)
+                  if (b := _solve_block(blk, f"solve[{i}]", problems, base)) is not None)
+    problems.raise_any()
+    return Config(path=path, solve=solve)
+
+
+def _resolve_path(base: str, value: str) -> str:
+    return value if os.path.isabs(value) else os.path.normpath(os.path.join(base, value))
+
+
+def _solve_block(raw, key: str, problems: _Problems, base: str) -> SolveBlock | None:
+    if not isinstance(raw, dict):
+        problems.add(key, "expected a mapping")
+        return None
+    for unknown in sorted(set(raw) - _SOLVE_KEYS):
+        problems.add(f"{key}.{unknown}", "unknown key")
+    for required in ("ms", "output", "jones", "field"):
+        if required not in raw:
+            problems.add(f"{key}.{required}", "required key is missing")
+    if any(r not in raw for r in ("ms", "output", "jones", "field")):
+        return None
+
+    jones = _as_list(raw["jones"])
+    n = len(jones)
+    for i, j in enumerate(jones):
+        if j not in JONES_TYPES:
+            problems.add(f"{key}.jones[{i}]", f"{j!r} is not a Jones type this version solves "
+                                               f"({', '.join(JONES_TYPES)})")
+    if n == 0:
+        problems.add(f"{key}.jones", "no steps")
+        return None
+
+    def per_step(name, default, parse, what):
+        values = _per_step(raw, name, default, n, f"{key}.{name}", problems)
+        out = []
+        for i, v in enumerate(values):
+            try:
+                out.append(parse(v))
+            except (ValueError, TypeError):
+                problems.add(f"{key}.{name}[{i}]", f"{v!r} is not {what}")
+                out.append(None)
+        return out
+
+    time_int = per_step("time_interval", "inf", parse_time_interval, "a time interval "
+                        "(inf, int, 120s, 5min, or seconds)")
+    freq_int = per_step("freq_interval", "full", parse_freq_interval, "a frequency interval "
+                        "(full, a number of channels, or a width such as 4MHz)")
+    phase_only = per_step("phase_only", False, _boolean, "true or false")
+    interp = per_step("preapply_time_interp", "linear", lambda v: _choice(v, TIME_INTERPS),
+                      f"one of {', '.join(TIME_INTERPS)}")
+    min_snr = per_step("min_snr", 3.0, _non_negative, "a non-negative number")
+    fields = _fields(raw["field"], n, f"{key}.field", problems)
+    scans = _scans(raw.get("scans"), fields, f"{key}.scans", problems)
+    spws = _per_step(raw, "step_spw", None, n, f"{key}.step_spw", problems)
+    for i, j in enumerate(jones):
+        if j == "K" and freq_int[i] is not None and not freq_int[i].full:
+            problems.add(f"{key}.freq_interval[{i}]", "K solves one delay per SPW: use full")
+        if j == "K" and phase_only[i]:
+            problems.add(f"{key}.phase_only[{i}]", "K has no amplitude: phase_only does not apply")
+
+    scalars = {}
+    for name, default, parse, what in (
+            ("data_col", "DATA", _column, "a column name"),
+            ("model_col", "MODEL_DATA", _column, "a column name"),
+            ("apply_parang", False, _boolean, "true or false"),
+            ("memory_limit_gb", 0.0, _non_negative, "a non-negative number of GB (0 = auto)"),
+            ("rfi_threshold", 5.0, _non_negative, "a non-negative number (0 = no flagging)"),
+            ("max_iter", 100, _positive_int, "a positive integer"),
+            ("tol", 1e-10, _positive, "a positive number")):
+        value = raw.get(name, default)
+        try:
+            scalars[name] = parse(value)
+        except (ValueError, TypeError):
+            problems.add(f"{key}.{name}", f"{value!r} is not {what}")
+    ref_ant = raw.get("ref_ant", "auto")
+    ref_ants = tuple(_as_list(ref_ant))
+    if not ref_ants or any(isinstance(r, bool) or not isinstance(r, (int, str)) for r in ref_ants):
+        problems.add(f"{key}.ref_ant", f"{ref_ant!r} is not an antenna name, id, list or auto")
+    external = _external(raw.get("external_preapply"), f"{key}.external_preapply", problems, base)
+    for name in ("ms", "output"):
+        if not isinstance(raw[name], str) or not raw[name].strip():
+            problems.add(f"{key}.{name}", f"{raw[name]!r} is not a path")
+    if problems.lines:
+        return None
+    steps = tuple(SolveStep(jones[i], fields[i], scans[i], spws[i], time_int[i], freq_int[i],
+                            phase_only[i], interp[i], min_snr[i]) for i in range(n))
+    return SolveBlock(ms=_resolve_path(base, raw["ms"]), output=_resolve_path(base, raw["output"]),
+                      ref_ant=ref_ants, steps=steps, external=external, **scalars)
+
+
+def _as_list(value) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _per_step(raw, name, default, n, key, problems) -> list:
+    """A scalar applies to every step; a list must have one entry per step."""
+    value = raw.get(name, default)
+    if not isinstance(value, list):
+        return [value] * n
+    if len(value) != n:
+        problems.add(key, f"has {len(value)} entries but jones has {n} steps")
+        return [default] * n
+    return value
+
+
+def _fields(value, n, key, problems) -> list[tuple]:
+    """`A` -> every step [A]; [A, B] with one entry per step -> step i gets [entry i];
+    [[A], [A, B]] -> per step; a flat list with one step -> that step's fields."""
+    if not isinstance(value, list):
+        out = [(value,)] * n
+    elif len(value) == n:
+        out = [tuple(_as_list(v)) for v in value]
+    elif n == 1:
+        out = [tuple(value)]
+    else:
+        problems.add(key, f"has {len(value)} entries but jones has {n} steps")
+        return [()] * n
+    for i, names in enumerate(out):
+        if not names:
+            problems.add(f"{key}[{i}]", "no field given")
+        for name in names:
+            if isinstance(name, bool) or not isinstance(name, (int, str)):
+                problems.add(f"{key}[{i}]", f"{name!r} is not a field name or id")
+    return out
+
+
+def _scans(value, fields, key, problems) -> list[tuple]:
+    """Scan specs per step per field (None = all scans)."""
+    n = len(fields)
+    if value is None:
+        return [(None,) * len(f) for f in fields]
+    per_step = value if isinstance(value, list) and len(value) == n else [value] * n
+    if isinstance(value, list) and len(value) != n and n > 1:
+        problems.add(key, f"has {len(value)} entries but jones has {n} steps")
+        return [(None,) * len(f) for f in fields]
+    out = []
+    for i, (spec, names) in enumerate(zip(per_step, fields)):
+        if len(names) == 1:
+            out.append((spec,))
+        elif isinstance(spec, list) and len(spec) == len(names):
+            out.append(tuple(spec))
+        elif spec is None or not isinstance(spec, list):
+            out.append((spec,) * len(names))
+        else:
+            problems.add(f"{key}[{i}]", f"has {len(spec)} entries but step {i} has "
+                                        f"{len(names)} fields")
+            out.append((None,) * len(names))
+    return out
+
+
+def _external(value, key, problems, base) -> tuple[ExternalTable, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        problems.add(key, "expected a mapping with tables, jones, field_select, time_interp")
+        return ()
+    for unknown in sorted(set(value) - _EXTERNAL_KEYS):
+        problems.add(f"{key}.{unknown}", "unknown key")
+    if "tables" not in value or "jones" not in value:
+        problems.add(key, "needs tables and jones")
+        return ()
+    tables = _as_list(value["tables"])
+    n = len(tables)
+    lists = {}
+    for name, default in (("jones", None), ("field_select", "nearest_time"),
+                          ("time_interp", "linear"), ("solution_field", None)):
+        v = value.get(name, default)
+        v = v if isinstance(v, list) else [v] * n
+        if len(v) != n:
+            problems.add(f"{key}.{name}", f"has {len(v)} entries but tables has {n}")
+            return ()
+        lists[name] = v
+    out = []
+    for i, table in enumerate(tables):
+        ok = True
+        if not isinstance(table, str):
+            problems.add(f"{key}.tables[{i}]", f"{table!r} is not a path")
+            continue
+        path = _resolve_path(base, table)
+        if not os.path.exists(path):
+            problems.add(f"{key}.tables[{i}]", f"{table}: no such file")
+            ok = False
+        if lists["jones"][i] not in JONES_TYPES:
+            problems.add(f"{key}.jones[{i}]", f"{lists['jones'][i]!r} is not a Jones type "
+                                              f"({', '.join(JONES_TYPES)})")
+            ok = False
+        if lists["field_select"][i] not in FIELD_SELECTS:
+            problems.add(f"{key}.field_select[{i}]", f"{lists['field_select'][i]!r} is not one "
+                                                     f"of {', '.join(FIELD_SELECTS)}")
+            ok = False
+        if lists["time_interp"][i] not in TIME_INTERPS:
+            problems.add(f"{key}.time_interp[{i}]", f"{lists['time_interp'][i]!r} is not one of "
+                                                    f"{', '.join(TIME_INTERPS)}")
+            ok = False
+        if lists["field_select"][i] == "pinned" and lists["solution_field"][i] is None:
+            problems.add(f"{key}.solution_field[{i}]", "field_select pinned needs a solution_field")
+            ok = False
+        if ok:
+            out.append(ExternalTable(path, lists["jones"][i], lists["field_select"][i],
+                                     lists["time_interp"][i], lists["solution_field"][i]))
+    return tuple(out)
+
+
+def _boolean(v) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError
+    return v
+
+
+def _choice(v, choices) -> str:
+    if v not in choices:
+        raise ValueError
+    return v
+
+
+def _non_negative(v) -> float:
+    """A number >= 0; strings such as `1e-10` (which YAML 1.1 leaves as text) are accepted."""
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+        raise ValueError
+    v = float(v)
+    if not v >= 0 or math.isinf(v):
+        raise ValueError
+    return v
+
+
+def _positive(v) -> float:
+    if _non_negative(v) <= 0:
+        raise ValueError
+    return float(v)
+
+
+def _positive_int(v) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise ValueError
+    return v
+
+
+def _column(v) -> str:
+    if not isinstance(v, str) or not re.fullmatch(r"[A-Z_][A-Z0-9_]*", v):
+        raise ValueError
+    return v

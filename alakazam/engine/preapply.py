@@ -1,0 +1,116 @@
+"""The chain of solutions applied before a solve: field selection, interpolation, correction.
+
+Each term of the chain is a set of Solutions of one Jones type (per field and SPW) with a
+field-selection rule and an interpolation mode. For the rows of a block, the chain's Jones
+matrices are interpolated at the block's times and channels, multiplied in chain order, and
+the data are corrected: V_corr = J_p^-1 V J_q^-H, weights scaled accordingly, and samples whose
+solution is flagged are flagged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from alakazam.engine import rime
+from alakazam.engine.errors import InputError
+from alakazam.engine.interp import interpolate
+from alakazam.engine.msread import VisBlock, from_matrix, to_matrix
+from alakazam.engine.solution import Solution
+
+
+@dataclass
+class ChainTerm:
+    """solutions: every Solution of the term; field_select: nearest_time, nearest_sky, pinned,
+    or same_field (the solved field's own solutions when present, else nearest_time);
+    provenance: what the HDF5 preapply_chain records for this term."""
+
+    solutions: list[Solution]
+    field_select: str
+    time_interp: str
+    provenance: dict
+    solution_field: str | None = None
+    _merged: dict = field(default_factory=dict)
+
+    def pick(self, spw_id: int, field_name: str, ra: float, dec: float) -> Solution:
+        """The Solution to apply to data of `field_name` (at ra, dec rad) in SPW `spw_id`."""
+        cands = [s for s in self.solutions if s.spw_id == spw_id]
+        label = self.provenance.get("table", f"step {self.provenance.get('step')}")
+        if not cands:
+            raise InputError(f"{label}: no {self.provenance['jones']} solutions for SPW {spw_id}")
+        mode = self.field_select
+        if mode == "same_field":
+            same = [s for s in cands if s.field_name == field_name]
+            if same:
+                return same[0]
+            mode = "nearest_time"
+        if mode == "pinned":
+            pinned = [s for s in cands if s.field_name == str(self.solution_field)]
+            if not pinned:
+                raise InputError(f"{label}: no solutions for field {self.solution_field!r} "
+                                 f"(fields: {', '.join(sorted({s.field_name for s in cands}))})")
+            return pinned[0]
+        if mode == "nearest_sky":
+            return min(cands, key=lambda s: _separation(s.field_ra, s.field_dec, ra, dec))
+        if spw_id not in self._merged:
+            self._merged[spw_id] = _merge_in_time(cands, label)
+        return self._merged[spw_id]
+
+
+def _separation(ra1, dec1, ra2, dec2) -> float:
+    return float(np.arccos(np.clip(np.sin(dec1) * np.sin(dec2)
+                                   + np.cos(dec1) * np.cos(dec2) * np.cos(ra1 - ra2), -1, 1)))
+
+
+def _merge_in_time(sols: list[Solution], label: str) -> Solution:
+    """The solutions of several fields as one time series (nearest_time across fields)."""
+    if len(sols) == 1:
+        return sols[0]
+    if len({s.jones.shape[1:] for s in sols}) != 1:
+        raise InputError(f"{label}: fields have different frequency grids; nearest_time cannot "
+                         "merge them (use pinned or nearest_sky)")
+    order = np.argsort(np.concatenate([s.time for s in sols]), kind="stable")
+
+    def cat(name):
+        return np.concatenate([getattr(s, name) for s in sols])[order]
+
+    first = sols[0]
+    return Solution(first.jones_type, -1, "+".join(s.field_name for s in sols), first.field_ra,
+                    first.field_dec, first.spw_id, cat("time"), cat("time_bounds"), first.freq,
+                    first.freq_bounds, cat("jones"), cat("flags"), cat("reason"), cat("snr"),
+                    cat("ref_ant_used"))
+
+
+def chain_jones(terms: list[ChainTerm], spw_id: int, field_name: str, ra: float, dec: float,
+                times: np.ndarray, freqs: np.ndarray, n_ant: int):
+    """Product of the chain's Jones matrices in chain order, (n_T, n_C, n_ant, 2, 2), and the
+    union of their flags (n_T, n_C, n_ant), at times (n_T,) and freqs (n_C,)."""
+    jones = np.broadcast_to(np.eye(2, dtype=np.complex128),
+                            (len(times), len(freqs), n_ant, 2, 2)).copy()
+    flags = np.zeros((len(times), len(freqs), n_ant), bool)
+    for term in terms:
+        sol = term.pick(spw_id, field_name, ra, dec)
+        if sol.n_ant != n_ant:
+            raise InputError(f"{term.provenance.get('table', 'chain')}: solutions for "
+                             f"{sol.n_ant} antennas, the MS has {n_ant}")
+        j, f = interpolate(sol, times, freqs, term.time_interp)
+        jones = jones @ j
+        flags |= f
+    return jones, flags
+
+
+def correct(block: VisBlock, column: str, jones: np.ndarray, jflags: np.ndarray,
+            tslot: np.ndarray):
+    """Corrected visibilities (n_row, n_chan, n_corr) complex128 of `column`, with the block's
+    weights and flags updated in place. jones, jflags: the chain at the block's distinct times
+    (indexed by tslot (n_row,)) and its channels."""
+    bad = jflags | (np.abs(np.linalg.det(jones)) < 1e-12)
+    safe = np.where(bad[..., None, None], np.eye(2), jones)
+    inverse = np.linalg.inv(safe)
+    vis = to_matrix(block.vis[column], block.slots)
+    rime.sandwich(inverse, vis, tslot, block.ant1, block.ant2, vis)
+    rime.scale_weights(safe, block.weight, tslot, block.ant1, block.ant2,
+                       np.asarray(block.slots, np.int64))
+    block.flag |= (bad[tslot, :, block.ant1] | bad[tslot, :, block.ant2])[:, :, None]
+    return from_matrix(vis, block.slots)

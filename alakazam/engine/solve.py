@@ -1,0 +1,209 @@
+"""Running a solve block: plan the steps against the MS, then for each step, field and SPW
+read the data once in time-ordered blocks, pre-apply the chain so far, flag RFI, accumulate
+cell statistics, solve, reference and write the solutions.
+
+Data flow: MS -> blocks -> preapply -> RFI flags -> cell statistics -> solver -> store.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import psutil
+
+from alakazam.engine import geometry, rime
+from alakazam.engine.accumulate import CellStats
+from alakazam.engine.config import SolveBlock, SolveStep
+from alakazam.engine.errors import InputError
+from alakazam.engine.grid import time_cells
+from alakazam.engine.jones import parallactic
+from alakazam.engine.msmeta import MSMeta, read_meta
+from alakazam.engine.msread import from_matrix, iter_blocks, time_slots, to_matrix
+from alakazam.engine.preapply import ChainTerm, chain_jones, correct
+from alakazam.engine.refant import ref_order, resolve_antennas
+from alakazam.engine.rfi import mad_flags
+from alakazam.engine.selection import Selection, resolve_fields, resolve_scans, resolve_spws
+from alakazam.engine.solution import Solution
+from alakazam.engine.solvers import REASONS, SOLVERS
+from alakazam.engine.solvers.common import SolveSettings
+from alakazam.engine.store import SolutionWriter, read_solutions
+
+_BYTES_PER_SAMPLE = 96  # data, model, flags, weights, corrected copies and 2x2 expansions
+
+
+@dataclass(frozen=True)
+class Task:
+    """One solve: a step, a field and an SPW, with the scans and the time slots to use.
+    times: (n_slot,) MJD s; scans_of_time: (n_slot,)."""
+
+    step_index: int
+    step: SolveStep
+    field_id: int
+    scans: tuple[int, ...] | None
+    spw_id: int
+    times: np.ndarray
+    scans_of_time: np.ndarray
+
+
+def plan(block: SolveBlock, key: str = "solve[0]") -> tuple[MSMeta, list[list[Task]]]:
+    """Check the block against its MS and list the tasks of each step. Every selection that
+    matches nothing is an InputError naming its key."""
+    meta = read_meta(block.ms)
+    for col in (block.data_col, block.model_col):
+        if col not in meta.columns:
+            raise InputError(f"{key}: column {col} is not in {block.ms} "
+                             f"(columns: {', '.join(c for c in meta.columns if c.endswith('DATA'))})")
+    hands = {p.id: {0, 3} <= set(p.slots) for p in meta.polarizations}
+    if not all(hands.values()):
+        raise InputError(f"{block.ms}: K and G need both parallel hands (XX, YY or RR, LL)")
+    resolve_antennas(meta, block.ref_ant, f"{key}.ref_ant")
+    steps = []
+    for i, step in enumerate(block.steps):
+        where = f"{key} step {i} ({step.jones})"
+        try:
+            field_ids = resolve_fields(meta, list(step.fields))
+            spws = resolve_spws(meta, step.spw) if step.spw is not None else tuple(
+                range(len(meta.spws)))
+        except InputError as exc:
+            raise InputError(f"{where}: {exc}") from None
+        tasks = []
+        for fid, scan_spec in zip(field_ids, step.scans):
+            try:
+                scans = resolve_scans(meta, scan_spec, (fid,)) if scan_spec is not None else None
+            except InputError as exc:
+                raise InputError(f"{where}: {exc}") from None
+            for spw in spws:
+                if step.jones == "K" and meta.spws[spw].n_chan < 2:
+                    raise InputError(f"{where}: SPW {spw} has one channel; K needs several")
+                times, scans_of_time = time_slots(meta, Selection((fid,), scans, (spw,)))
+                if len(times):
+                    tasks.append(Task(i, step, fid, scans, spw, times, scans_of_time))
+            if not any(t.field_id == fid for t in tasks):
+                raise InputError(f"{where}: field {meta.fields[fid].name} has no data in the "
+                                 "selected scans and SPWs")
+        steps.append(tasks)
+    return meta, steps
+
+
+def describe_plan(block: SolveBlock, meta: MSMeta, steps: list[list[Task]]) -> list[str]:
+    """Lines of the --dry-run report: per step, fields, SPWs, cells, memory tier."""
+    lines = [f"solve {block.ms} -> {block.output} ({meta.basis}, {len(meta.antennas)} antennas)",
+             f"  memory: blocks of up to {max_rows(block, meta)} rows; workers: 1"]
+    for i, tasks in enumerate(steps):
+        step = block.steps[i]
+        before = (["external"] if block.external else []) + [f"step {j}" for j in range(i)]
+        lines.append(f"  step {i}: {step.jones} time_interval={step.time_interval.text} "
+                     f"freq_interval={step.freq_interval.text} phase_only={step.phase_only} "
+                     f"pre-applied: {', '.join(before) or 'nothing'}")
+        for t in tasks:
+            taxis = time_cells(t.times, t.scans_of_time, step.time_interval, meta.integration_time)
+            faxis = SOLVERS[step.jones].freq_axis(meta.spws[t.spw_id], step)
+            lines.append(f"    field {meta.fields[t.field_id].name} SPW {t.spw_id}: "
+                         f"{len(t.times)} integrations, {taxis.n} time x {faxis.n} freq cells")
+    return lines
+
+
+def max_rows(block: SolveBlock, meta: MSMeta) -> int:
+    """Rows per read, from memory_limit_gb (0: half the available RAM)."""
+    limit = block.memory_limit_gb * 2**30 or psutil.virtual_memory().available / 2
+    per_row = max(s.n_chan for s in meta.spws) * 4 * _BYTES_PER_SAMPLE
+    return int(np.clip(limit / per_row, 1000, 200_000))
+
+
+def run_solve(block: SolveBlock, key: str = "solve[0]", progress=None) -> list[Solution]:
+    """Run every step of `block`, writing its output file; returns the solutions.
+
+    progress(step_index, done, total, label) is called after each (field, SPW) task."""
+    meta, steps = plan(block, key)
+    chain = [_external_term(ext) for ext in block.external]
+    solutions = []
+    with SolutionWriter(block.output, {"ms": block.ms, "ref_ant": list(block.ref_ant),
+                                       "antenna_names": list(meta.antennas.names),
+                                       "feed_basis": meta.basis}) as writer:
+        for i, tasks in enumerate(steps):
+            step = block.steps[i]
+            step_solutions = []
+            for done, task in enumerate(tasks):
+                sol = solve_task(block, meta, task, chain)
+                writer.write(sol)
+                step_solutions.append(sol)
+                if progress is not None:
+                    progress(i, done + 1, len(tasks), f"{step.jones} "
+                             f"{meta.fields[task.field_id].name} SPW {task.spw_id}")
+            chain.append(ChainTerm(step_solutions, "same_field", step.preapply_time_interp, {
+                "source": "internal", "table": block.output, "step": i, "jones": step.jones,
+                "fields": sorted({s.field_name for s in step_solutions}),
+                "field_select": "same_field", "time_interp": step.preapply_time_interp}))
+            solutions += step_solutions
+    return solutions
+
+
+def _external_term(ext) -> ChainTerm:
+    sols = read_solutions(ext.table, ext.jones)
+    if not sols:
+        raise InputError(f"{ext.table}: no {ext.jones} solutions in it")
+    return ChainTerm(sols, ext.field_select, ext.time_interp, {
+        "source": "external", "table": os.path.abspath(ext.table), "jones": ext.jones,
+        "fields": sorted({s.field_name for s in sols}), "field_select": ext.field_select,
+        "time_interp": ext.time_interp, "solution_field": ext.solution_field},
+        solution_field=ext.solution_field)
+
+
+def solve_task(block: SolveBlock, meta: MSMeta, task: Task, chain: list[ChainTerm]) -> Solution:
+    """Read, pre-apply, flag, accumulate and solve one step for one field and SPW."""
+    step, spw = task.step, meta.spws[task.spw_id]
+    fld = meta.fields[task.field_id]
+    solver = SOLVERS[step.jones]
+    taxis = time_cells(task.times, task.scans_of_time, step.time_interval, meta.integration_time)
+    faxis = solver.freq_axis(spw, step)
+    n_ant = len(meta.antennas)
+    stats = CellStats.zeros(taxis.n, faxis.n, n_ant)
+    selection = Selection((task.field_id,), task.scans, (task.spw_id,))
+    for vb in iter_blocks(meta, selection, (block.data_col, block.model_col),
+                          max_rows(block, meta)):
+        times, tslot = vb.time_slots()
+        tcell = taxis.index[np.searchsorted(task.times, times)][tslot]
+        data = vb.vis[block.data_col]
+        if chain:
+            jones, jflags = chain_jones(chain, task.spw_id, fld.name, fld.ra, fld.dec, times,
+                                        spw.freqs, n_ant)
+            data = correct(vb, block.data_col, jones, jflags, tslot)
+        model = vb.vis[block.model_col]
+        if block.apply_parang:
+            model = _rotate_model(meta, fld, vb, times, tslot, model)
+        hands = [vb.slots.index(0), vb.slots.index(3)]
+        rfi = mad_flags(data, model, vb.flag, vb.ant1, vb.ant2, hands, block.rfi_threshold)
+        stats.add(data, model, vb.weight, vb.flag, rfi, tcell, faxis.index, vb.ant1, vb.ant2,
+                  hands)
+    counts = stats.n.sum(axis=(0, 1, 2, 4))
+    with_data = int((counts > 0).sum())
+    settings = SolveSettings(step.phase_only, step.min_snr, block.max_iter, block.tol,
+                             ref_order(meta, block.ref_ant, counts),
+                             max(1, min(4, with_data - 1)))
+    header = {"jones_type": step.jones, "field_id": fld.id, "field_name": fld.name,
+              "field_ra": fld.ra, "field_dec": fld.dec, "spw_id": task.spw_id}
+    sol = solver.solve(stats, taxis, faxis, spw, step, settings, header)
+    sol.attrs = {
+        "scan_ids": sorted({int(s) for s in task.scans_of_time}),
+        "ref_ant": [int(a) for a in settings.ref_order[:5]],
+        "time_interval": step.time_interval.text, "freq_interval": step.freq_interval.text,
+        "phase_only": step.phase_only, "min_snr": step.min_snr, "data_col": block.data_col,
+        "model_col": block.model_col, "apply_parang": block.apply_parang,
+        "rfi_threshold": block.rfi_threshold, "ms": block.ms, "feed_basis": meta.basis,
+        "preapply_chain": [term.provenance for term in chain],
+        "reason_codes": {str(k): v for k, v in REASONS.items()},
+    }
+    return sol
+
+
+def _rotate_model(meta, fld, vb, times, tslot, model) -> np.ndarray:
+    """P_p M P_q^H: the model seen by feeds turned by the parallactic (and receptor) angle."""
+    chi = geometry.parallactic_angles(times, fld.ra, fld.dec, meta.antennas.positions)
+    chi = chi + meta.receptor_angles[None, :, 0]
+    pj = parallactic(chi, meta.basis)[:, None]  # (n_T, 1, n_ant, 2, 2)
+    pj = np.ascontiguousarray(np.broadcast_to(pj, (len(times), model.shape[1]) + pj.shape[2:]))
+    mat = to_matrix(model, vb.slots)
+    rime.sandwich(pj, mat, tslot, vb.ant1, vb.ant2, mat)
+    return from_matrix(mat, vb.slots)
