@@ -73,6 +73,8 @@ CASES = [
     ("missing column", {"model_col": "MY_MODEL"}, ["column MY_MODEL is not in"]),
     ("unknown spw", {"step_spw": "0~4"}, ["spw 2", "has SPWs 0..1"]),
     ("unknown scan", {"scans": [[99], [1]]}, ["scan 99"]),
+    ("same type twice on a field", {"jones": ["G", "G"]},
+     ["step 1 (G): field 3C286 already has G solutions from step 0"]),
     ("missing ms", {"ms": "nowhere.ms"}, ["nowhere.ms: no such file or directory"]),
     ("external table missing", {"external_preapply": {"tables": ["prev.h5"], "jones": ["K"]}},
      ["solve[0].external_preapply.tables[0]: prev.h5: no such file"]),

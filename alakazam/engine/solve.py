@@ -60,6 +60,7 @@ def plan(block: SolveBlock, key: str = "solve[0]") -> tuple[MSMeta, list[list[Ta
         raise InputError(f"{block.ms}: K and G need both parallel hands (XX, YY or RR, LL)")
     resolve_antennas(meta, block.ref_ant, f"{key}.ref_ant")
     steps = []
+    solved: dict[tuple[str, int], int] = {}  # (Jones type, field id) -> step that solved it
     for i, step in enumerate(block.steps):
         where = f"{key} step {i} ({step.jones})"
         try:
@@ -70,6 +71,12 @@ def plan(block: SolveBlock, key: str = "solve[0]") -> tuple[MSMeta, list[list[Ta
             raise InputError(f"{where}: {exc}") from None
         tasks = []
         for fid, scan_spec in zip(field_ids, step.scans):
+            if (step.jones, fid) in solved:
+                raise InputError(f"{where}: field {meta.fields[fid].name} already has "
+                                 f"{step.jones} solutions from step {solved[step.jones, fid]}; "
+                                 f"an output holds one {step.jones} table per field (solve it "
+                                 "in another block with its own output)")
+            solved[step.jones, fid] = i
             try:
                 scans = resolve_scans(meta, scan_spec, (fid,)) if scan_spec is not None else None
             except InputError as exc:
