@@ -60,13 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=1)
     sim.add_argument("--overwrite", action="store_true")
 
-    run = sub.add_parser("run", help="run the solve blocks of a config")
+    run = sub.add_parser("run", help="run the solve and apply blocks of a config")
     run.add_argument("config", help="YAML config (see README)")
     run.add_argument("--dry-run", action="store_true",
                      help="validate against the MS and print the plan without solving")
 
     info = sub.add_parser("info", help="summarise a solution file")
     info.add_argument("table", help="HDF5 solution file")
+
+    rf = sub.add_parser("restore-flags", help="list or restore saved flag versions of an MS")
+    rf.add_argument("ms")
+    rf.add_argument("version", nargs="?", help="version to restore (omit to list them)")
 
     lo = sub.add_parser("listobs", help="summarise an MS: fields, scans, SPWs, antennas")
     lo.add_argument("ms")
@@ -115,8 +119,7 @@ def _listobs(args) -> int:
 
 
 def _run(args) -> int:
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
+    from alakazam.engine.apply import plan_apply, run_apply
     from alakazam.engine.config import load_config
     from alakazam.engine.solve import describe_plan, plan, run_solve
 
@@ -125,11 +128,16 @@ def _run(args) -> int:
         for i, block in enumerate(config.solve):
             meta, steps = plan(block, f"solve[{i}]")
             print("\n".join(describe_plan(block, meta, steps)))
+        for i, block in enumerate(config.apply):
+            meta, sel, terms, spw_map = plan_apply(block, f"apply[{i}]")
+            names = ", ".join(meta.fields[f].name for f in sel.field_ids)
+            chain = " -> ".join(f"{t.provenance['jones']} ({t.provenance['table']}, "
+                                f"{t.field_select}, {t.time_interp})" for t in terms)
+            print(f"apply {block.ms} fields {names} SPWs {sorted(spw_map)} -> "
+                  f"{block.output_col}: {chain}")
         return 0
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-               TimeElapsedColumn())
     for i, block in enumerate(config.solve):
-        with Progress(*columns) as bar:
+        with _bar() as bar:
             tasks = {}
 
             def progress(step, done, total, label, bar=bar, tasks=tasks, block=block):
@@ -142,6 +150,34 @@ def _run(args) -> int:
         total = sum(s.flags.size for s in solutions)
         print(f"wrote {block.output}: {len(solutions)} solution tables, "
               f"{100 * flagged / max(total, 1):.1f}% flagged")
+    for i, block in enumerate(config.apply):
+        with _bar() as bar:
+            task = bar.add_task(f"apply[{i}] -> {block.output_col}", total=None)
+            counts = run_apply(block, f"apply[{i}]", lambda done, total, bar=bar, task=task:
+                               bar.update(task, completed=done, total=total))
+        print(f"wrote {block.output_col} of {block.ms}: {counts['rows']} rows; "
+              f"{100 * counts['flagged_by_solutions'] / max(counts['samples'], 1):.2f}% of "
+              "samples flagged for want of a solution (original flags saved as flag version "
+              f"before_apply_{block.output_col})")
+    return 0
+
+
+def _bar():
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(),
+                    TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
+
+
+def _restore_flags(args) -> int:
+    from alakazam.engine import flagversions
+
+    if args.version is None:
+        versions = flagversions.list_versions(args.ms)
+        print("\n".join(versions) if versions else f"{args.ms}: no flag versions")
+        return 0
+    flagversions.restore(args.ms, args.version)
+    print(f"restored FLAG and FLAG_ROW of {args.ms} from flag version {args.version}")
     return 0
 
 
@@ -152,7 +188,8 @@ def _info(args) -> int:
     return 0
 
 
-COMMANDS = {"simulate": _simulate, "listobs": _listobs, "run": _run, "info": _info}
+COMMANDS = {"simulate": _simulate, "listobs": _listobs, "run": _run, "info": _info,
+            "restore-flags": _restore_flags}
 
 
 def main(argv=None) -> int:

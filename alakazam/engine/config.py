@@ -1,8 +1,8 @@
 """The YAML config: parsed once, validated with key paths, into typed dataclasses.
 
 The engine never looks at raw YAML. Every problem found is reported (one line each, naming its
-key path such as `solve[0].time_interval[2]`) before any work starts; `validate_against_ms`
-then checks fields, scans, SPWs, columns and antennas against the Measurement Sets.
+key path such as `solve[0].time_interval[2]`) before any work starts; the solve and apply
+planners then check fields, scans, SPWs, columns and antennas against the Measurement Sets.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ _SOLVE_KEYS = {"ms", "output", "ref_ant", "data_col", "model_col", "apply_parang
                "step_spw", "time_interval", "freq_interval", "phase_only",
                "preapply_time_interp", "min_snr", "external_preapply"}
 _EXTERNAL_KEYS = {"tables", "jones", "field_select", "time_interp", "solution_field"}
+_APPLY_KEYS = {"ms", "output_col", "target_field", "apply_parang", "spw", "scans", "jones",
+               "tables", "field_select", "time_interp", "solution_field", "spwmap",
+               "memory_limit_gb"}
 
 
 @dataclass(frozen=True)
@@ -93,9 +96,26 @@ class SolveBlock:
 
 
 @dataclass(frozen=True)
+class ApplyBlock:
+    """Corrections of `target_fields` of `ms` by the chain `terms` (in order), written to
+    `output_col`. spwmap: index = target SPW, value = SPW of the tables (empty: identity)."""
+
+    ms: str
+    output_col: str
+    target_fields: tuple
+    apply_parang: bool
+    spw: object
+    scans: object
+    terms: tuple[ExternalTable, ...]
+    spwmap: tuple[int, ...]
+    memory_limit_gb: float
+
+
+@dataclass(frozen=True)
 class Config:
     path: str
     solve: tuple[SolveBlock, ...] = field(default_factory=tuple)
+    apply: tuple[ApplyBlock, ...] = field(default_factory=tuple)
 
 
 def parse_time_interval(value) -> TimeInterval:
@@ -172,21 +192,72 @@ def load_config(path: str) -> Config:
         problems.add("(top level)", "expected a mapping with solve/fluxscale/apply blocks")
         problems.raise_any()
     for key in raw:
-        if key in ("fluxscale", "apply"):
-            problems.add(key, "this block is not supported by this version yet (only solve)")
-        elif key != "solve":
+        if key == "fluxscale":
+            problems.add(key, "this block is not supported by this version yet")
+        elif key not in ("solve", "apply"):
             problems.add(key, "unknown top-level key (expected solve, fluxscale, apply)")
-    blocks = raw.get("solve", [])
+    base = os.path.dirname(os.path.abspath(path))
+    solve = _blocks(raw, "solve", _solve_block, problems, base)
+    produced = {b.output for b in solve}  # tables the solve blocks will write
+    apply = _blocks(raw, "apply", lambda *a: _apply_block(*a, produced=produced), problems, base)
+    problems.raise_any()
+    return Config(path=path, solve=solve, apply=apply)
+
+
+def _blocks(raw, name, parse, problems, base) -> tuple:
+    blocks = raw.get(name, [])
     if isinstance(blocks, dict):
         blocks = [blocks]
     if not isinstance(blocks, list):
-        problems.add("solve", "expected a list of solve blocks")
-        blocks = []
-    base = os.path.dirname(os.path.abspath(path))
-    solve = tuple(b for i, blk in enumerate(blocks)
-                  if (b := _solve_block(blk, f"solve[{i}]", problems, base)) is not None)
-    problems.raise_any()
-    return Config(path=path, solve=solve)
+        problems.add(name, f"expected a list of {name} blocks")
+        return ()
+    return tuple(b for i, blk in enumerate(blocks)
+                 if (b := parse(blk, f"{name}[{i}]", problems, base)) is not None)
+
+
+def _apply_block(raw, key: str, problems: _Problems, base: str, produced=frozenset()
+                 ) -> ApplyBlock | None:
+    if not isinstance(raw, dict):
+        problems.add(key, "expected a mapping")
+        return None
+    for unknown in sorted(set(raw) - _APPLY_KEYS):
+        problems.add(f"{key}.{unknown}", "unknown key")
+    missing = [r for r in ("ms", "target_field", "jones", "tables") if r not in raw]
+    for required in missing:
+        problems.add(f"{key}.{required}", "required key is missing")
+    if missing:
+        return None
+    before = len(problems.lines)
+    terms = _external(raw, key, problems, base, produced)
+    output_col = raw.get("output_col", "CORRECTED_DATA")
+    try:
+        output_col = _column(output_col)
+        if output_col in ("DATA", "MODEL_DATA"):
+            problems.add(f"{key}.output_col", f"{output_col} is never written: use another "
+                                              "column such as CORRECTED_DATA")
+    except ValueError:
+        problems.add(f"{key}.output_col", f"{output_col!r} is not a column name")
+    spwmap = raw.get("spwmap", [])
+    if not isinstance(spwmap, list) or not all(isinstance(v, int) and not isinstance(v, bool)
+                                               and v >= 0 for v in spwmap):
+        problems.add(f"{key}.spwmap", f"{spwmap!r} is not a list of SPW ids")
+        spwmap = []
+    scalars = {}
+    for name, default, parse, what in (
+            ("apply_parang", False, _boolean, "true or false"),
+            ("memory_limit_gb", 0.0, _non_negative, "a non-negative number of GB (0 = auto)")):
+        value = raw.get(name, default)
+        try:
+            scalars[name] = parse(value)
+        except (ValueError, TypeError):
+            problems.add(f"{key}.{name}", f"{value!r} is not {what}")
+    if not isinstance(raw["ms"], str) or not raw["ms"].strip():
+        problems.add(f"{key}.ms", f"{raw['ms']!r} is not a path")
+    if len(problems.lines) > before:
+        return None
+    return ApplyBlock(ms=_resolve_path(base, raw["ms"]), output_col=output_col,
+                      target_fields=tuple(_as_list(raw["target_field"])), spw=raw.get("spw"),
+                      scans=raw.get("scans"), terms=terms, spwmap=tuple(spwmap), **scalars)
 
 
 def _resolve_path(base: str, value: str) -> str:
@@ -333,14 +404,18 @@ def _scans(value, fields, key, problems) -> list[tuple]:
     return out
 
 
-def _external(value, key, problems, base) -> tuple[ExternalTable, ...]:
+def _external(value, key, problems, base, produced=frozenset()) -> tuple[ExternalTable, ...]:
+    """Parallel lists tables, jones, field_select, time_interp, solution_field (the
+    external_preapply mapping of a solve block, or an apply block itself). Tables in
+    `produced` (outputs of this config's solve blocks) need not exist yet."""
     if value is None:
         return ()
     if not isinstance(value, dict):
         problems.add(key, "expected a mapping with tables, jones, field_select, time_interp")
         return ()
-    for unknown in sorted(set(value) - _EXTERNAL_KEYS):
-        problems.add(f"{key}.{unknown}", "unknown key")
+    if not key.startswith("apply"):
+        for unknown in sorted(set(value) - _EXTERNAL_KEYS):
+            problems.add(f"{key}.{unknown}", "unknown key")
     if "tables" not in value or "jones" not in value:
         problems.add(key, "needs tables and jones")
         return ()
@@ -362,7 +437,7 @@ def _external(value, key, problems, base) -> tuple[ExternalTable, ...]:
             problems.add(f"{key}.tables[{i}]", f"{table!r} is not a path")
             continue
         path = _resolve_path(base, table)
-        if not os.path.exists(path):
+        if not os.path.exists(path) and path not in produced:
             problems.add(f"{key}.tables[{i}]", f"{table}: no such file")
             ok = False
         if lists["jones"][i] not in JONES_TYPES:

@@ -11,12 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import psutil
 
 from alakazam.engine.errors import InputError
 from alakazam.engine.msmeta import MSMeta, open_table
 from alakazam.engine.selection import Selection
 
 DATA_COLUMNS = ("DATA", "MODEL_DATA", "CORRECTED_DATA")
+_BYTES_PER_SAMPLE = 96  # data, model, flags, weights, corrected copies and 2x2 expansions
 _DENSE_READ = 0.5  # read a covering row range when at least this fraction of it is wanted
 
 
@@ -63,6 +65,13 @@ def to_matrix(vis: np.ndarray, slots) -> np.ndarray:
 def from_matrix(mat: np.ndarray, slots) -> np.ndarray:
     """(n_row, n_chan, 2, 2) -> (n_row, n_chan, n_corr) holding the entries at `slots`."""
     return mat.reshape(mat.shape[:-2] + (4,))[..., list(slots)]
+
+
+def block_rows(memory_limit_gb: float, meta: MSMeta) -> int:
+    """Rows per block for a memory limit in GB (0: half the available RAM)."""
+    limit = memory_limit_gb * 2**30 or psutil.virtual_memory().available / 2
+    per_row = max(s.n_chan for s in meta.spws) * 4 * _BYTES_PER_SAMPLE
+    return int(np.clip(limit / per_row, 1000, 200_000))
 
 
 def iter_blocks(meta: MSMeta, selection: Selection, columns=("DATA",), max_rows: int = 100_000):

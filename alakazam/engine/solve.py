@@ -11,7 +11,6 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
-import psutil
 
 from alakazam.engine import geometry, rime
 from alakazam.engine.accumulate import CellStats
@@ -20,7 +19,8 @@ from alakazam.engine.errors import InputError
 from alakazam.engine.grid import time_cells
 from alakazam.engine.jones import parallactic
 from alakazam.engine.msmeta import MSMeta, read_meta
-from alakazam.engine.msread import from_matrix, iter_blocks, time_slots, to_matrix
+from alakazam.engine.msread import (block_rows, from_matrix, iter_blocks, time_slots,
+                                     to_matrix)
 from alakazam.engine.preapply import ChainTerm, chain_jones, correct
 from alakazam.engine.refant import ref_order, resolve_antennas
 from alakazam.engine.rfi import mad_flags
@@ -29,9 +29,6 @@ from alakazam.engine.solution import Solution
 from alakazam.engine.solvers import REASONS, SOLVERS
 from alakazam.engine.solvers.common import SolveSettings
 from alakazam.engine.store import SolutionWriter, read_solutions
-
-_BYTES_PER_SAMPLE = 96  # data, model, flags, weights, corrected copies and 2x2 expansions
-
 
 @dataclass(frozen=True)
 class Task:
@@ -97,7 +94,7 @@ def plan(block: SolveBlock, key: str = "solve[0]") -> tuple[MSMeta, list[list[Ta
 def describe_plan(block: SolveBlock, meta: MSMeta, steps: list[list[Task]]) -> list[str]:
     """Lines of the --dry-run report: per step, fields, SPWs, cells, memory tier."""
     lines = [f"solve {block.ms} -> {block.output} ({meta.basis}, {len(meta.antennas)} antennas)",
-             f"  memory: blocks of up to {max_rows(block, meta)} rows; workers: 1"]
+             f"  memory: blocks of up to {block_rows(block.memory_limit_gb, meta)} rows; workers: 1"]
     for i, tasks in enumerate(steps):
         step = block.steps[i]
         before = (["external"] if block.external else []) + [f"step {j}" for j in range(i)]
@@ -110,13 +107,6 @@ def describe_plan(block: SolveBlock, meta: MSMeta, steps: list[list[Task]]) -> l
             lines.append(f"    field {meta.fields[t.field_id].name} SPW {t.spw_id}: "
                          f"{len(t.times)} integrations, {taxis.n} time x {faxis.n} freq cells")
     return lines
-
-
-def max_rows(block: SolveBlock, meta: MSMeta) -> int:
-    """Rows per read, from memory_limit_gb (0: half the available RAM)."""
-    limit = block.memory_limit_gb * 2**30 or psutil.virtual_memory().available / 2
-    per_row = max(s.n_chan for s in meta.spws) * 4 * _BYTES_PER_SAMPLE
-    return int(np.clip(limit / per_row, 1000, 200_000))
 
 
 def run_solve(block: SolveBlock, key: str = "solve[0]", progress=None) -> list[Solution]:
@@ -169,7 +159,7 @@ def solve_task(block: SolveBlock, meta: MSMeta, task: Task, chain: list[ChainTer
     stats = CellStats.zeros(taxis.n, faxis.n, n_ant)
     selection = Selection((task.field_id,), task.scans, (task.spw_id,))
     for vb in iter_blocks(meta, selection, (block.data_col, block.model_col),
-                          max_rows(block, meta)):
+                          block_rows(block.memory_limit_gb, meta)):
         times, tslot = vb.time_slots()
         tcell = taxis.index[np.searchsorted(task.times, times)][tslot]
         data = vb.vis[block.data_col]

@@ -1,0 +1,154 @@
+"""Applying a chain of solution tables to target fields: V_corr = J_p^-1 V J_q^-H.
+
+For each time-ordered block of the target rows, every table's Jones matrices are picked by
+its field-selection rule, interpolated at the block's times and channels (interp.py, the same
+module the solve chain uses) and multiplied in chain order (then the parallactic rotation when
+apply_parang); the data are corrected by the numba sandwich kernel and written to output_col.
+Samples under flagged or singular Jones matrices are flagged, never divided by zero. DATA is
+never written; FLAG is saved as a flag version before its first change, so a run can be undone
+(`alakazam restore-flags`) and re-run: it reads DATA only, so a re-run gives the same result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+from casacore import tables
+
+from alakazam.engine import flagversions, geometry
+from alakazam.engine.config import ApplyBlock
+from alakazam.engine.errors import InputError
+from alakazam.engine.jones import parallactic
+from alakazam.engine.msmeta import MSMeta, open_table, read_meta
+from alakazam.engine.msread import block_rows, iter_blocks
+from alakazam.engine.preapply import ChainTerm, chain_jones, correct
+from alakazam.engine.selection import Selection, resolve_fields, resolve_scans, resolve_spws
+from alakazam.engine.store import read_solutions
+
+_COPY_CHUNK = 50_000
+
+
+def plan_apply(block: ApplyBlock, key: str = "apply[0]"):
+    """Check the block against its MS and tables: (meta, selection, chain terms, spw map)."""
+    meta = read_meta(block.ms)
+    if "DATA" not in meta.columns:
+        raise InputError(f"{block.ms}: no DATA column to calibrate")
+    try:
+        field_ids = resolve_fields(meta, list(block.target_fields))
+        spws = resolve_spws(meta, block.spw) if block.spw is not None else tuple(
+            range(len(meta.spws)))
+        scans = resolve_scans(meta, block.scans, field_ids) if block.scans is not None else None
+    except InputError as exc:
+        raise InputError(f"{key}: {exc}") from None
+    spw_map = {s: (block.spwmap[s] if s < len(block.spwmap) else s) for s in spws}
+    terms = []
+    for i, ext in enumerate(block.terms):
+        sols = read_solutions(ext.table, ext.jones)
+        if not sols:
+            raise InputError(f"{key}.tables[{i}]: {ext.table} has no {ext.jones} solutions")
+        if sols[0].n_ant != len(meta.antennas):
+            raise InputError(f"{key}.tables[{i}]: {ext.table} has {sols[0].n_ant} antennas, "
+                             f"{block.ms} has {len(meta.antennas)}")
+        names = sorted({s.field_name for s in sols})
+        if ext.field_select == "pinned" and str(ext.solution_field) not in names:
+            raise InputError(f"{key}.solution_field[{i}]: {ext.solution_field!r} has no "
+                             f"{ext.jones} solutions in {ext.table} (fields: {', '.join(names)})")
+        have = {s.spw_id for s in sols}
+        for target, source in spw_map.items():
+            if source not in have:
+                raise InputError(f"{key}.spwmap: SPW {target} needs {ext.jones} solutions of "
+                                 f"SPW {source}, {ext.table} has SPWs {sorted(have)}")
+        terms.append(ChainTerm(sols, ext.field_select, ext.time_interp, {
+            "table": ext.table, "jones": ext.jones}, solution_field=ext.solution_field))
+    return meta, Selection(field_ids, scans, spws), terms, spw_map
+
+
+def run_apply(block: ApplyBlock, key: str = "apply[0]", progress=None) -> dict:
+    """Apply the chain; returns counts {rows, samples, flagged_by_solutions}.
+    progress(done_rows, total_rows) after each block."""
+    meta, selection, terms, spw_map = plan_apply(block, key)
+    _ensure_column(block.ms, block.output_col)
+    flagversions.save(block.ms, f"before_apply_{block.output_col}")
+    total = sum(meta.fields[f].n_rows for f in selection.field_ids)
+    done = newly_flagged = samples = 0
+    tab = open_table(block.ms, readonly=False)
+    try:
+        n_rows = block_rows(block.memory_limit_gb, meta)
+        for vb in iter_blocks(meta, selection, ("DATA",), n_rows):
+            before = vb.flag.copy()
+            corrected = np.empty(vb.vis["DATA"].shape, np.complex128)
+            for fid in np.unique(vb.field):
+                rows = np.flatnonzero(vb.field == fid)
+                part = _subblock(vb, rows)
+                times, tslot = part.time_slots()
+                fld = meta.fields[fid]
+                jones, jflags = chain_jones(terms, spw_map[vb.spw_id], fld.name, fld.ra, fld.dec,
+                                            times, meta.spws[vb.spw_id].freqs, len(meta.antennas))
+                if block.apply_parang:
+                    jones = jones @ _parang(meta, fld, times)[:, None]
+                corrected[rows] = correct(part, "DATA", jones, jflags, tslot)
+                vb.flag[rows] = part.flag
+            newly_flagged += int((vb.flag & ~before).sum())
+            samples += vb.flag.size
+            _write(tab, meta, vb, block.output_col, corrected)
+            done += vb.n_row
+            if progress is not None:
+                progress(done, total)
+    finally:
+        tab.close()
+    return {"rows": done, "samples": samples, "flagged_by_solutions": newly_flagged}
+
+
+def _subblock(vb, rows):
+    """The rows `rows` of a VisBlock as a VisBlock (copies of the arrays)."""
+    return replace(vb, rows=vb.rows[rows], time=vb.time[rows], ant1=vb.ant1[rows],
+                   ant2=vb.ant2[rows], field=vb.field[rows], scan=vb.scan[rows],
+                   uvw=vb.uvw[rows], flag=vb.flag[rows], weight=vb.weight[rows].copy(),
+                   vis={k: v[rows] for k, v in vb.vis.items()})
+
+
+def _parang(meta: MSMeta, fld, times) -> np.ndarray:
+    """P (n_T, n_ant, 2, 2) of each antenna towards the field at `times`."""
+    chi = geometry.parallactic_angles(times, fld.ra, fld.dec, meta.antennas.positions)
+    return parallactic(chi + meta.receptor_angles[None, :, 0], meta.basis)
+
+
+def _write(tab, meta, vb, column, corrected) -> None:
+    """Write corrected visibilities and the flags of a block back in the MS's correlation
+    order (rows in ascending order, one contiguous put where possible)."""
+    pol = meta.polarizations[meta.data_descriptions[vb.ddid].pol_id]
+    to_ms = np.argsort(np.argsort(pol.slots))  # canonical position of each stored correlation
+    order = np.argsort(vb.rows)
+    rows = vb.rows[order]
+    values = {column: corrected[order][..., to_ms].astype(np.complex64),
+              "FLAG": vb.flag[order][..., to_ms]}
+    if rows[-1] - rows[0] + 1 == len(rows):
+        for col, val in values.items():
+            tab.putcol(col, val, startrow=int(rows[0]), nrow=len(rows))
+    else:
+        sub = tab.selectrows(rows)
+        for col, val in values.items():
+            sub.putcol(col, val)
+
+
+def _ensure_column(ms: str, column: str) -> None:
+    """Create `column` with DATA's description and tiling, initialised to DATA (as CASA does),
+    unless it exists."""
+    tab = open_table(ms, readonly=False)
+    try:
+        if column in tab.colnames():
+            return
+        desc = tab.getcoldesc("DATA")
+        desc["comment"] = "calibrated data written by alakazam"
+        dminfo = tab.getdminfo("DATA")
+        dminfo["NAME"] = f"{column}_dm"
+        tab.addcols(tables.maketabdesc([tables.makecoldesc(column, desc)]), dminfo)
+        for start in range(0, tab.nrows(), _COPY_CHUNK):
+            n = min(_COPY_CHUNK, tab.nrows() - start)
+            tab.putcol(column, tab.getcol("DATA", startrow=start, nrow=n), startrow=start, nrow=n)
+    except RuntimeError as exc:
+        raise InputError(f"{ms}: cannot add column {column} ({str(exc).splitlines()[0]})") from None
+    finally:
+        tab.close()
+
