@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import yaml
 from casacore import tables
-from helpers import expected_data
 
 from alakazam.engine.apply import run_apply
 from alakazam.engine.config import load_config
@@ -35,7 +34,7 @@ def cal_ms(tmp_path_factory):
     meta = read_meta(path)
     with tables.table(path, readonly=False, ack=False) as tab:
         for block in iter_blocks(meta, select(meta, field=1), ("MODEL_DATA",)):
-            model = expected_data(truth, block, "true", corrupt=False)
+            model = truth.visibilities(block, "true", corrupt=False)
             sub = tab.selectrows(np.sort(block.rows))
             sub.putcol("MODEL_DATA", model[np.argsort(block.rows)].astype(np.complex64))
     return path, truth
@@ -56,7 +55,7 @@ def corrected_vs_truth(path, truth, field="TARGET", column="CORRECTED_DATA"):
     num = den = resid = expected = 0.0
     n = 0
     for block in iter_blocks(meta, select(meta, field=field), (column,)):
-        want = expected_data(truth, block, "true", corrupt=False)[..., [0, 3]]
+        want = truth.visibilities(block, "true", corrupt=False)[..., [0, 3]]
         got = block.vis[column][..., [0, 3]]
         ok = ~block.flag[..., [0, 3]]
         num += np.sum((got * np.conj(want))[ok]).real

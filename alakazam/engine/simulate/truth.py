@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from alakazam.engine import jones as jm
+from alakazam.engine import rime
+from alakazam.engine.sky import PointSource, coherencies, direction_cosines
 
 TERMS = ("K", "G", "B", "D", "Xf", "Kcross")
 
@@ -73,6 +75,29 @@ class Truth:
         dp = jm.leakage(self.leakage[:, 0], self.leakage[:, 1])[None] @ \
             jm.parallactic(self.chi[tslots], self.basis)  # (n_t, n_ant, 2, 2)
         return diag @ dp[:, None]
+
+    def visibilities(self, block, which: str = "true", corrupt: bool = True) -> np.ndarray:
+        """What the rows of a VisBlock hold by construction: (J_p) V (J_q^H) with V predicted
+        from each field's `which` sources ("true" or "model") at the block's UVW;
+        (n_row, n_chan, n_corr) complex in the block's correlation order."""
+        from alakazam.engine.msread import from_matrix
+
+        freqs = self.freqs[block.spw_id]
+        times, tslot = block.time_slots()
+        vis = np.zeros((block.n_row, len(freqs), 2, 2), complex)
+        for fid in np.unique(block.field):
+            rows = np.flatnonzero(block.field == fid)
+            fdef = self.fields[fid]
+            srcs = [PointSource(**s) for s in fdef[which]]
+            part = np.zeros((len(rows), len(freqs), 2, 2), complex)
+            rime.predict_points(np.ascontiguousarray(block.uvw[rows]), freqs,
+                                direction_cosines(srcs, fdef["ra"], fdef["dec"]),
+                                coherencies(srcs, freqs, self.basis), part)
+            vis[rows] = part
+        if corrupt:
+            jones = self.jones(block.spw_id, np.searchsorted(self.times, times))
+            rime.sandwich(jones, vis, tslot, block.ant1, block.ant2, vis)
+        return from_matrix(vis, block.slots)
 
     def save(self, ms_path: str) -> None:
         """Write ms_path.truth.npz and ms_path.truth.json (each through a temporary name)."""
