@@ -68,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="summarise a solution file")
     info.add_argument("table", help="HDF5 solution file")
 
+    demo = sub.add_parser("demo", help="simulate, calibrate and report recovered vs true")
+    demo.add_argument("dir", nargs="?", default="alakazam-demo",
+                      help="folder for demo.ms, demo.yaml and cal.h5 (default alakazam-demo)")
+
     rf = sub.add_parser("restore-flags", help="list or restore saved flag versions of an MS")
     rf.add_argument("ms")
     rf.add_argument("version", nargs="?", help="version to restore (omit to list them)")
@@ -169,6 +173,13 @@ def _bar():
                     TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
 
 
+def _demo(args) -> int:
+    from alakazam.demo import run_demo
+
+    run_demo(args.dir)
+    return 0
+
+
 def _restore_flags(args) -> int:
     from alakazam.engine import flagversions
 
@@ -189,7 +200,7 @@ def _info(args) -> int:
 
 
 COMMANDS = {"simulate": _simulate, "listobs": _listobs, "run": _run, "info": _info,
-            "restore-flags": _restore_flags}
+            "restore-flags": _restore_flags, "demo": _demo}
 
 
 def main(argv=None) -> int:

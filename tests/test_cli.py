@@ -103,3 +103,26 @@ def test_existing_output_is_not_overwritten(linear_ms):
 
 def test_unknown_command():
     assert_bad_input(run("frobnicate"), "frobnicate")
+
+
+def test_demo_reports_recovered_vs_true(tmp_path):
+    result = run("demo", str(tmp_path / "d"))
+    assert result.returncode == 0, result.stderr
+    for name in ("demo.ms", "demo.yaml", "cal.h5"):
+        assert (tmp_path / "d" / name).exists()
+    assert "Recovered vs true" in result.stdout and "target flux / true" in result.stdout
+
+
+def test_demo_figures():
+    """The demo's own comparison: bandpass x delay within 1% and 1 deg, G phases within 1 deg,
+    the target's flux within 10% (no flux bootstrap yet: G amplitudes drift by a few %)."""
+    import tempfile
+
+    from rich.console import Console
+
+    from alakazam.demo import run_demo
+
+    with tempfile.TemporaryDirectory() as folder:
+        f = run_demo(folder, console=Console(file=open(os.devnull, "w")))
+    assert f["bandpass_amp"] < 0.01 and f["bandpass_deg"] < 1.0 and f["gain_deg"] < 1.0
+    assert abs(f["target_flux_ratio"] - 1) < 0.1
