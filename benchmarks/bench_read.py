@@ -40,8 +40,9 @@ def blocks(path):
         pass
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
+def arguments(description: str):
+    """--ms and --repeat; the benchmark MS is simulated (and timed) if absent."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--ms", default="bench.ms")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
@@ -49,6 +50,11 @@ def main():
         t0 = time.perf_counter()
         simulate(args.ms, BENCH)
         print(f"simulate: {time.perf_counter() - t0:.1f} s")
+    return args
+
+
+def main():
+    args = arguments(__doc__)
     meta = read_meta(args.ms)
     t_raw = best_of(args.repeat, lambda: raw(args.ms))
     t_blocks = best_of(args.repeat, lambda: blocks(args.ms))

@@ -3,25 +3,16 @@ reading the columns it needs (see README.md). Writes bench_solve.yaml beside the
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
-import time
 
 import yaml
-from bench_read import BENCH, best_of, raw
-
-from alakazam.engine.simulate.simulate import simulate
+from bench_read import arguments, best_of, raw
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--ms", default="bench.ms")
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-    if not os.path.exists(args.ms):
-        simulate(args.ms, BENCH)
+    args = arguments(__doc__)
     config = os.path.join(os.path.dirname(os.path.abspath(args.ms)), "bench_solve.yaml")
     with open(config, "w") as fh:
         yaml.safe_dump({"solve": [{

@@ -8,6 +8,7 @@ whatever the order of CORR_TYPE in the MS; channels stay in the MS's own order.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,15 +57,22 @@ class VisBlock:
 
 
 def to_matrix(vis: np.ndarray, slots) -> np.ndarray:
-    """(n_row, n_chan, n_corr) in canonical order -> (n_row, n_chan, 2, 2); absent entries 0."""
-    out = np.zeros(vis.shape[:-1] + (4,), dtype=np.complex128)
+    """(n_row, n_chan, n_corr) in canonical order -> (n_row, n_chan, 2, 2) of the same dtype,
+    absent entries 0; with all four correlations it is a view (writes go through to `vis`)."""
+    if tuple(slots) == (0, 1, 2, 3):
+        return vis.reshape(vis.shape[:-1] + (2, 2))
+    out = np.zeros(vis.shape[:-1] + (4,), dtype=vis.dtype)
     out[..., list(slots)] = vis
     return out.reshape(vis.shape[:-1] + (2, 2))
 
 
 def from_matrix(mat: np.ndarray, slots) -> np.ndarray:
-    """(n_row, n_chan, 2, 2) -> (n_row, n_chan, n_corr) holding the entries at `slots`."""
-    return mat.reshape(mat.shape[:-2] + (4,))[..., list(slots)]
+    """(n_row, n_chan, 2, 2) -> (n_row, n_chan, n_corr) holding the entries at `slots`
+    (a view with all four correlations)."""
+    flat = mat.reshape(mat.shape[:-2] + (4,))
+    if tuple(slots) == (0, 1, 2, 3):
+        return flat
+    return np.take(flat, list(slots), axis=-1)
 
 
 def block_rows(memory_limit_gb: float, meta: MSMeta) -> int:
@@ -117,9 +125,21 @@ def time_slots(meta: MSMeta, selection: Selection) -> tuple[np.ndarray, np.ndarr
     return times, scalars["SCAN_NUMBER"][rows][first].astype(np.int64)
 
 
+_SCALAR_CACHE: dict = {}
+
+
 def _scalars(tab) -> dict[str, np.ndarray]:
-    return {c: tab.getcol(c) for c in ("TIME", "ANTENNA1", "ANTENNA2", "FIELD_ID", "SCAN_NUMBER",
-                                       "DATA_DESC_ID")}
+    """The indexing columns of the main table, cached per table, row count and modification
+    time of its scalar-column storage (a run reads them once, not once per solve)."""
+    name = tab.name()
+    f0 = os.path.join(name, "table.f0")
+    key = (name, tab.nrows(), os.path.getmtime(f0) if os.path.exists(f0) else None)
+    if key not in _SCALAR_CACHE:
+        _SCALAR_CACHE.clear()
+        _SCALAR_CACHE[key] = {c: tab.getcol(c) for c in ("TIME", "ANTENNA1", "ANTENNA2",
+                                                         "FIELD_ID", "SCAN_NUMBER",
+                                                         "DATA_DESC_ID")}
+    return _SCALAR_CACHE[key]
 
 
 def _selected_rows(meta, selection, scalars) -> np.ndarray:

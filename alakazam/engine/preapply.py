@@ -102,8 +102,8 @@ def chain_jones(terms: list[ChainTerm], spw_id: int, field_name: str, ra: float,
 
 def correct(block: VisBlock, column: str, jones: np.ndarray, jflags: np.ndarray,
             tslot: np.ndarray):
-    """Corrected visibilities (n_row, n_chan, n_corr) complex128 of `column`, with the block's
-    weights and flags updated in place. jones, jflags: the chain at the block's distinct times
+    """Corrected visibilities (n_row, n_chan, n_corr) of `column` (corrected in place in the
+    block), with the block's weights and flags updated in place. jones, jflags: the chain at the block's distinct times
     (indexed by tslot (n_row,)) and its channels."""
     bad = jflags | (np.abs(np.linalg.det(jones)) < 1e-12)
     safe = np.where(bad[..., None, None], np.eye(2), jones)
