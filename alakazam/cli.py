@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 
 from alakazam import __version__
@@ -133,6 +134,11 @@ def _run(args) -> int:
             meta, steps = plan(block, f"solve[{i}]")
             print("\n".join(describe_plan(block, meta, steps)))
         for i, block in enumerate(config.apply):
+            pending = [t.table for t in block.terms if not os.path.exists(t.table)]
+            if pending:  # written by this config's solve blocks
+                print(f"apply[{i}] {block.ms} -> {block.output_col}: checked when run "
+                      f"(tables not written yet: {', '.join(sorted(set(pending)))})")
+                continue
             meta, sel, terms, spw_map = plan_apply(block, f"apply[{i}]")
             names = ", ".join(meta.fields[f].name for f in sel.field_ids)
             chain = " -> ".join(f"{t.provenance['jones']} ({t.provenance['table']}, "
