@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import sys
@@ -65,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("config", help="YAML config (see README)")
     run.add_argument("--dry-run", action="store_true",
                      help="validate against the MS and print the plan without solving")
+    run.add_argument("--progress", choices=["bar", "json"], default="bar",
+                     help="json: one JSON object per line on stdout (for the TUI and scripts)")
 
     info = sub.add_parser("info", help="summarise a solution file")
     info.add_argument("table", help="HDF5 solution file")
@@ -72,6 +75,19 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="simulate, calibrate and report recovered vs true")
     demo.add_argument("dir", nargs="?", default="alakazam-demo",
                       help="folder for demo.ms, demo.yaml and cal.h5 (default alakazam-demo)")
+
+    pl = sub.add_parser("plot", help="terminal plots of solutions (works over SSH)")
+    pl.add_argument("table", help="HDF5 solution file")
+    pl.add_argument("--jones", help="Jones type (default: the first in the file)")
+    pl.add_argument("--field", help="field name (default: the first)")
+    pl.add_argument("--spw", type=int, help="SPW id (default: the first)")
+    pl.add_argument("--antenna", help="antenna names or ids, comma-separated (default: all)")
+    pl.add_argument("--receptor", choices=["1", "2", "both"], default="both")
+    pl.add_argument("--axis", choices=["time", "freq"], default="time")
+    pl.add_argument("--quantity", choices=["amp", "phase", "delay", "real", "imag"],
+                    default="phase")
+    pl.add_argument("--width", type=int, help="columns (default: the terminal's)")
+    pl.add_argument("--height", type=int, help="rows (default: the terminal's)")
 
     rf = sub.add_parser("restore-flags", help="list or restore saved flag versions of an MS")
     rf.add_argument("ms")
@@ -146,11 +162,15 @@ def _run(args) -> int:
             print(f"apply {block.ms} fields {names} SPWs {sorted(spw_map)} -> "
                   f"{block.output_col}: {chain}")
         return 0
+    report = _json_report if args.progress == "json" else None
     for i, block in enumerate(config.solve):
-        with _bar() as bar:
+        with _bar(report) as bar:
             tasks = {}
 
-            def progress(step, done, total, label, bar=bar, tasks=tasks, block=block):
+            def progress(step, done, total, label, bar=bar, tasks=tasks, block=block, i=i):
+                if report:
+                    return report(event="progress", block=f"solve[{i}]", step=step, done=done,
+                                  total=total, label=label)
                 if step not in tasks:
                     tasks[step] = bar.add_task(f"step {step} {block.steps[step].jones}", total=total)
                 bar.update(tasks[step], completed=done, description=f"step {step} {label}")
@@ -158,31 +178,81 @@ def _run(args) -> int:
             solutions = run_solve(block, f"solve[{i}]", progress)
         flagged = sum(int(s.flags.sum()) for s in solutions)
         total = sum(s.flags.size for s in solutions)
-        print(f"wrote {block.output}: {len(solutions)} solution tables, "
-              f"{100 * flagged / max(total, 1):.1f}% flagged")
+        _say(report, event="written", block=f"solve[{i}]", table=block.output,
+             message=f"wrote {block.output}: {len(solutions)} solution tables, "
+                     f"{100 * flagged / max(total, 1):.1f}% flagged")
     for i, block in enumerate(config.apply):
-        with _bar() as bar:
+        with _bar(report) as bar:
             task = bar.add_task(f"apply[{i}] -> {block.output_col}", total=None)
-            counts = run_apply(block, f"apply[{i}]", lambda done, total, bar=bar, task=task:
-                               bar.update(task, completed=done, total=total))
-        print(f"wrote {block.output_col} of {block.ms}: {counts['rows']} rows; "
-              f"{100 * counts['flagged_by_solutions'] / max(counts['samples'], 1):.2f}% of "
-              "samples flagged for want of a solution (original flags saved as flag version "
-              f"before_apply_{block.output_col})")
+
+            def progress(done, total, bar=bar, task=task, i=i):
+                if report:
+                    return report(event="progress", block=f"apply[{i}]", done=done, total=total,
+                                  label=f"apply -> {block.output_col}")
+                bar.update(task, completed=done, total=total)
+
+            counts = run_apply(block, f"apply[{i}]", progress)
+        _say(report, event="written", block=f"apply[{i}]", column=block.output_col,
+             message=f"wrote {block.output_col} of {block.ms}: {counts['rows']} rows; "
+                     f"{100 * counts['flagged_by_solutions'] / max(counts['samples'], 1):.2f}% "
+                     "of samples flagged for want of a solution (original flags saved as flag "
+                     f"version before_apply_{block.output_col})")
+    _say(report, event="finished", message="done")
     return 0
 
 
-def _bar():
+def _json_report(**event) -> None:
+    print(json.dumps(event), flush=True)
+
+
+def _say(report, message: str, **event) -> None:
+    if report:
+        report(message=message, **event)
+    elif event.get("event") != "finished":
+        print(message)
+
+
+def _bar(report=None):
+    """A rich progress display, or a silent one when progress goes out as JSON lines."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     return Progress(TextColumn("{task.description}"), BarColumn(),
-                    TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
+                    TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                    disable=report is not None)
 
 
 def _demo(args) -> int:
     from alakazam.demo import run_demo
 
     run_demo(args.dir)
+    return 0
+
+
+def _plot(args) -> int:
+    import h5py
+    import plotext
+
+    from alakazam import plots
+    from alakazam.engine.store import read_solutions
+
+    sols = read_solutions(args.table)
+    sol = plots.pick(sols, args.jones, args.field, args.spw)
+    with h5py.File(args.table, "r") as h5:
+        names = json.loads(h5.attrs.get("antenna_names", "[]")) or [str(a) for a in range(sol.n_ant)]
+        basis = str(h5.attrs.get("feed_basis", "LINEAR"))
+    receptors = {"1": (0,), "2": (1,), "both": (0, 1)}[args.receptor]
+    curves = plots.series(sol, args.quantity, args.axis, plots.select_antennas(args.antenna, names),
+                          receptors, names, ("X", "Y") if basis == "LINEAR" else ("R", "L"))
+    unit = plots.UNITS[args.quantity]
+    plotext.clear_figure()
+    if not sys.stdout.isatty():
+        plotext.theme("clear")  # no colour codes in files and pipes
+    if args.width or args.height:
+        plotext.plotsize(args.width or 100, args.height or 30)
+    plots.draw(plotext, curves, f"{sol.jones_type} {sol.field_name} SPW {sol.spw_id}: "
+               f"{args.quantity} ({int(sum(c.flagged.sum() for c in curves))} flagged points, x)",
+               plots.axis_label(args.axis), f"{args.quantity} {unit}".strip())
+    print(plotext.build())
     return 0
 
 
@@ -206,7 +276,7 @@ def _info(args) -> int:
 
 
 COMMANDS = {"simulate": _simulate, "listobs": _listobs, "run": _run, "info": _info,
-            "restore-flags": _restore_flags, "demo": _demo}
+            "restore-flags": _restore_flags, "demo": _demo, "plot": _plot}
 
 
 def main(argv=None) -> int:
@@ -219,6 +289,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("alakazam: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader of our output went away (e.g. `| head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

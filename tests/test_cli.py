@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -126,3 +127,38 @@ def test_demo_figures():
         f = run_demo(folder, console=Console(file=open(os.devnull, "w")))
     assert f["bandpass_amp"] < 0.01 and f["bandpass_deg"] < 1.0 and f["gain_deg"] < 1.0
     assert abs(f["target_flux_ratio"] - 1) < 0.1
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("demo")
+    assert run("demo", str(folder)).returncode == 0
+    return folder
+
+
+def test_plot_draws_solutions_in_a_plain_terminal(demo_dir):
+    result = run("plot", str(demo_dir / "cal.h5"), "--jones", "B", "--axis", "freq",
+                 "--quantity", "amp", "--antenna", "ea02,3", "--width", "80", "--height", "20")
+    assert result.returncode == 0, result.stderr
+    assert "B 3C286 SPW 0: amp" in result.stdout and "ea02 X" in result.stdout
+    assert "frequency (MHz)" in result.stdout
+    delay = run("plot", str(demo_dir / "cal.h5"), "--jones", "K", "--quantity", "delay")
+    assert delay.returncode == 0 and "K 3C286" in delay.stdout
+
+
+@pytest.mark.parametrize("args, needle", [(["--jones", "Q"], "no solutions for jones=Q"),
+                                          (["--antenna", "zz"], "antenna 'zz'"),
+                                          (["--jones", "G", "--quantity", "delay"],
+                                           "G solutions have no delays")])
+def test_plot_bad_selection(demo_dir, args, needle):
+    assert_bad_input(run("plot", str(demo_dir / "cal.h5"), *args), needle)
+
+
+def test_run_reports_json_progress(demo_dir):
+    result = run("run", str(demo_dir / "demo.yaml"), "--progress", "json")
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    kinds = [e["event"] for e in events]
+    assert kinds[-1] == "finished" and "written" in kinds
+    steps = [e for e in events if e["event"] == "progress" and e["block"] == "solve[0]"]
+    assert {e["step"] for e in steps} == {0, 1, 2} and steps[-1]["done"] == steps[-1]["total"]
