@@ -1,74 +1,122 @@
-"""`alakazam-tui [MS]`: the terminal application. For now it browses a Measurement Set:
-fields, scans with intents, SPWs and antennas, one tab each."""
+"""`alakazam-tui [CONFIG.yaml | MS]`: browse an MS, build a Jones chain, run it in the
+background, inspect the solutions. The engine runs in `alakazam run` subprocesses; the app only
+edits the config (validated by the engine's own validator) and reads results."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 from textual.app import App, ComposeResult
-from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Header, Label, TabbedContent, TabPane
 
 from alakazam.engine.errors import InputError
-from alakazam.engine.msmeta import MSMeta, read_meta
-from alakazam.listobs import dms, hms, utc
+from alakazam.engine.msmeta import read_meta
+from alakazam.tui.screens.help import HelpScreen
+from alakazam.tui.session import Session
+from alakazam.tui.widgets.browse import Browse
+from alakazam.tui.widgets.chain import Chain
+from alakazam.tui.widgets.inspect import Inspect
+from alakazam.tui.widgets.runner import Runner, RunFinished
 
 
-class MSBrowser(App):
-    """Tabs of DataTables over one MS's metadata."""
-
+class AlakazamApp(App):
     TITLE = "ALAKAZAM"
-    BINDINGS = [("q", "quit", "Quit")]
+    CSS_PATH = "app.tcss"
+    BINDINGS = [("1", "pane('browse')", "Browse"), ("2", "pane('chain')", "Chain"),
+                ("3", "pane('run')", "Run"), ("4", "pane('inspect')", "Inspect"),
+                ("ctrl+s", "save", "Save"), ("r", "run", "Run"), ("question_mark", "help", "Help"),
+                ("q", "quit", "Quit")]
 
-    def __init__(self, meta: MSMeta):
+    def __init__(self, session: Session, config_path: str):
         super().__init__()
-        self.meta = meta
-        self.sub_title = meta.path
+        self.session = session
+        self.config_path = config_path
+        ms = session.block.get("ms")
+        if not isinstance(ms, str):
+            raise InputError(f"{config_path}: solve[0].ms is missing")
+        self.meta = read_meta(os.path.join(os.path.dirname(os.path.abspath(config_path)), ms))
+        self.sub_title = config_path
 
     def compose(self) -> ComposeResult:
-        m = self.meta
         yield Header()
-        yield Static(f"{m.telescope}  {m.basis}  {len(m.antennas)} antennas  {m.n_rows} rows  "
-                     f"integration {m.integration_time:g} s", id="summary")
-        with TabbedContent():
-            with TabPane("Fields", id="fields"):
-                yield DataTable(id="fields-table")
-            with TabPane("Scans", id="scans"):
-                yield DataTable(id="scans-table")
-            with TabPane("SPWs", id="spws"):
-                yield DataTable(id="spws-table")
-            with TabPane("Antennas", id="antennas"):
-                yield DataTable(id="antennas-table")
+        with TabbedContent(id="panes"):
+            with TabPane("1 Browse", id="browse"):
+                yield Browse(self.meta, id="browser")
+            with TabPane("2 Chain", id="chain"):
+                yield Chain(self.session, id="chain-editor")
+            with TabPane("3 Run", id="run"):
+                yield Runner(id="runner")
+            with TabPane("4 Inspect", id="inspect"):
+                yield Inspect(id="inspector")
+        yield Label("", id="app-status")
         yield Footer()
 
+    _FOCUS = {"browse": "#fields-table", "chain": "#steps", "run": "#run-log",
+              "inspect": "#table-path"}
+
     def on_mount(self) -> None:
-        m = self.meta
-        fields = self.query_one("#fields-table", DataTable)
-        fields.add_columns("ID", "Name", "RA", "Dec", "Rows")
-        fields.add_rows([(f.id, f.name, hms(f.ra), dms(f.dec), f.n_rows) for f in m.fields])
-        scans = self.query_one("#scans-table", DataTable)
-        scans.add_columns("Scan", "Start (UTC)", "End", "Fields", "Intents")
-        scans.add_rows([(s.number, utc(s.start), utc(s.end, "%H:%M:%S"),
-                         ",".join(m.fields[i].name for i in s.field_ids),
-                         ", ".join(s.intents) or "-") for s in m.scans])
-        spws = self.query_one("#spws-table", DataTable)
-        spws.add_columns("ID", "Channels", "First (MHz)", "Last (MHz)")
-        spws.add_rows([(w.id, w.n_chan, f"{w.freqs[0] / 1e6:.3f}", f"{w.freqs[-1] / 1e6:.3f}")
-                       for w in m.spws])
-        ants = self.query_one("#antennas-table", DataTable)
-        ants.add_columns("ID", "Name", "Station", "Data")
-        ants.add_rows([(i, n, m.antennas.stations[i], "yes" if m.antennas.has_data[i] else "no")
-                       for i, n in enumerate(m.antennas.names)])
+        self.action_pane("browse")
+
+    def action_pane(self, name: str) -> None:
+        self.query_one("#panes", TabbedContent).active = name
+        self.call_after_refresh(lambda: self.query_one(self._FOCUS[name]).focus())
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def on_browse_fields_selected(self, message: Browse.FieldsSelected) -> None:
+        self.query_one(Chain).selected_fields = message.names
+        self.notify(f"fields for new steps: {', '.join(message.names) or 'none'}", timeout=3)
+
+    def action_save(self) -> bool:
+        """Save the session YAML; refuse (and say why) while the config has problems."""
+        problems = self.query_one(Chain).show_problems()
+        if problems:
+            self.notify(f"not saved: {len(problems)} problem(s), shown in the Chain pane",
+                        severity="error")
+            self.action_pane("chain")
+            return False
+        self.session.save(self.config_path)
+        self.notify(f"saved {self.config_path}")
+        return True
+
+    def action_run(self) -> None:
+        if self.action_save():
+            self.query_one(Runner).submit(self.config_path)
+            self.action_pane("run")
+
+    def on_run_finished(self, message: RunFinished) -> None:
+        if message.returncode == 0 and message.outputs:
+            self.query_one(Inspect).open(message.outputs[-1])
+        self.notify(f"run of {os.path.basename(message.config)} "
+                    f"{'finished' if message.returncode == 0 else 'stopped'}",
+                    severity="information" if message.returncode == 0 else "warning")
+
+
+def session_for(arg: str) -> tuple[Session, str]:
+    """A session from a config path, or a new one for an MS (saved beside it as
+    <ms>.alakazam.yaml)."""
+    if arg.endswith((".yaml", ".yml")):
+        if not os.path.exists(arg):
+            raise InputError(f"{arg}: no such file or directory")
+        return Session.load(arg), arg
+    ms = os.path.abspath(arg)
+    read_meta(ms)  # a clear error now if it is not an MS
+    config = f"{os.path.normpath(ms)}.alakazam.yaml"
+    return Session.for_ms(ms, output=os.path.join(os.path.dirname(ms), "cal.h5")), config
 
 
 def main(argv=None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or args[0].startswith("-"):
-        print("usage: alakazam-tui MS", file=sys.stderr)
+        print("usage: alakazam-tui CONFIG.yaml | MS", file=sys.stderr)
         return 2
     try:
-        meta = read_meta(args[0])
+        session, config = session_for(args[0])
+        app = AlakazamApp(session, config)
     except InputError as exc:
         print(f"alakazam-tui: error: {exc}", file=sys.stderr)
         return 2
-    MSBrowser(meta).run()
+    app.run()
     return 0
