@@ -1,35 +1,143 @@
-"""The Textual MS browser, driven by the Pilot."""
+"""The Textual app driven by the Pilot against a simulated MS: browse, build a chain, save,
+run in the background, inspect; inline errors; cancelling."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 
-from textual.widgets import DataTable, TabbedContent
+import pytest
+import yaml
+from textual.widgets import DataTable, Input, ProgressBar, Tree
 
-from alakazam.engine.msmeta import read_meta
-from alakazam.tui.app import MSBrowser, main
+from alakazam.engine.simulate.simulate import SimOptions, simulate
+from alakazam.tui.app import AlakazamApp, main, session_for
+from alakazam.tui.session import Session
 
 
-def test_browser_shows_the_ms(linear_ms):
-    meta = read_meta(linear_ms[0])
+@pytest.fixture
+def tui_ms(tmp_path):
+    path = str(tmp_path / "tui.ms")
+    simulate(path, SimOptions(terms=("K", "G"), snr=100.0, n_ant=5, n_spw=1, duration=600))
+    return path
 
+
+async def build_chain(app, pilot):
+    """Select 3C286 in the browser, then add K (inf) and G (60 s) steps."""
+    await pilot.pause()
+    await pilot.press("enter")  # cursor on the first field, 3C286
+    await pilot.press("2")
+    await pilot.pause()
+    await pilot.press("k", "g")
+    await pilot.pause()
+    box = app.query_one("#time_interval", Input)
+    box.value = "60s"
+    await pilot.pause()
+
+
+async def wait_for(pilot, condition, timeout=120.0):
+    waited = 0.0
+    while not condition() and waited < timeout:
+        await pilot.pause(0.2)
+        waited += 0.2
+    assert condition()
+
+
+def test_browse_build_save_run_inspect(tui_ms, tmp_path):
     async def drive():
-        app = MSBrowser(meta)
+        session, config = session_for(tui_ms)
+        app = AlakazamApp(session, config)
         async with app.run_test(size=(120, 40)) as pilot:
             fields = app.query_one("#fields-table", DataTable)
-            assert fields.row_count == 3
-            assert fields.get_row_at(0)[1] == "3C286"
-            app.query_one(TabbedContent).active = "scans"
+            assert fields.row_count == 3 and "OBSERVE_TARGET" in str(fields.get_row_at(2)[5])
+            await build_chain(app, pilot)
+            steps = app.query_one("#steps", DataTable)
+            assert steps.row_count == 2 and steps.get_row_at(1)[3] == "60s"
+            await pilot.press("ctrl+s")
             await pilot.pause()
-            scans = app.query_one("#scans-table", DataTable)
-            assert scans.row_count == len(meta.scans)
-            assert "OBSERVE_TARGET" in scans.get_row_at(2)[4]
-            ants = app.query_one("#antennas-table", DataTable)
-            assert ants.row_count == len(meta.antennas)
-            await pilot.press("q")
-        assert app.return_code == 0
+            assert os.path.exists(config)
+            await pilot.press("r")
+            await wait_for(pilot, lambda: app.query_one(Tree).root.children)
+            bar = app.query_one("#run-progress", ProgressBar)
+            assert bar.total and bar.progress == bar.total
+            tree = app.query_one(Tree)
+            assert {n.label.plain for n in tree.root.children} == {"G", "K"}
+            inspector = app.query_one("#inspector")
+            assert inspector.current is not None and inspector.curves
+            await pilot.press("4", "m")  # cycle the quantity on the shown table
+            await pilot.pause()
+        return config
+
+    config = asyncio.run(drive())
+    saved = yaml.safe_load(open(config))
+    assert saved["solve"][0]["jones"] == ["K", "G"]
+    assert saved["solve"][0]["field"] == [["3C286"], ["3C286"]]
+    assert os.path.exists(saved["solve"][0]["output"])
+    # the saved YAML is what `alakazam run` accepts
+    result = subprocess.run([sys.executable, "-m", "alakazam", "run", config, "--dry-run"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_config_error_shown_inline(tui_ms):
+    async def drive():
+        session, config = session_for(tui_ms)
+        app = AlakazamApp(session, config)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await build_chain(app, pilot)
+            app.query_one("#time_interval", Input).value = "5mni"
+            await pilot.pause()
+            error = str(app.query_one("#err-time_interval").render())
+            assert "'5mni' is not a time interval" in error
+            await pilot.press("ctrl+s")  # refused while there are problems
+            await pilot.pause()
+            assert not os.path.exists(config)
 
     asyncio.run(drive())
+
+
+def test_cancelling_a_run_leaves_no_output(tmp_path):
+    """Cancelled after its first solution table (of 16): the engine's partial output goes."""
+    path = str(tmp_path / "big.ms")
+    simulate(path, SimOptions(terms=("K", "G"), n_ant=16, n_spw=8, n_chan=64, duration=1800))
+
+    async def drive():
+        session, config = session_for(path)
+        app = AlakazamApp(session, config)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await build_chain(app, pilot)
+            app.query_one("#time_interval", Input).value = "int"
+            app.query_one("#field", Input).value = "3C286, J1407+2827"
+            await pilot.pause()
+            await pilot.press("r")
+            runner = app.query_one("#runner")
+            status = app.query_one("#run-status")
+            await wait_for(pilot, lambda: "solve[0]" in str(status.render()), timeout=60)
+            await pilot.press("3", "c")
+            await wait_for(pilot, lambda: not runner.busy, timeout=60)
+            log = "\n".join(line.text for line in app.query_one("#run-log").lines)
+            assert "cancelling" in log and "wrote" not in log
+        return session.block["output"]
+
+    output = asyncio.run(drive())
+    leftovers = [f for f in os.listdir(tmp_path) if f.startswith(os.path.basename(output))]
+    assert leftovers == []
+
+
+def test_session_round_trip(tmp_path, linear_ms):
+    """load -> save gives the same config."""
+    doc = {"solve": [{"ms": linear_ms[0], "output": "x.h5", "ref_ant": 0,
+                      "jones": ["K", "G"], "field": "3C286", "time_interval": ["inf", "60s"],
+                      "external_preapply": {"tables": ["p.h5"], "jones": ["K"]}}],
+           "apply": [{"ms": linear_ms[0], "target_field": "TARGET", "jones": ["G"],
+                      "tables": ["x.h5"]}]}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    session = Session.load(str(path))
+    session.save(str(tmp_path / "d.yaml"))
+    assert yaml.safe_load((tmp_path / "d.yaml").read_text()) == doc
 
 
 def test_bad_path_is_one_line(tmp_path, capsys):
