@@ -74,7 +74,9 @@ def test_browse_build_save_run_inspect(tui_ms, tmp_path):
     saved = yaml.safe_load(open(config))
     assert saved["solve"][0]["jones"] == ["K", "G"]
     assert saved["solve"][0]["field"] == [["3C286"], ["3C286"]]
-    assert os.path.exists(saved["solve"][0]["output"])
+    folder = os.path.dirname(config)
+    assert saved["solve"][0]["ms"] == "tui.ms"  # relative to the config beside the MS
+    assert os.path.exists(os.path.join(folder, saved["solve"][0]["output"]))
     # the saved YAML is what `alakazam run` accepts
     result = subprocess.run([sys.executable, "-m", "alakazam", "run", config, "--dry-run"],
                             capture_output=True, text=True)
@@ -119,7 +121,7 @@ def test_cancelling_a_run_leaves_no_output(tmp_path):
             await wait_for(pilot, lambda: not runner.busy, timeout=60)
             log = "\n".join(line.text for line in app.query_one("#run-log").lines)
             assert "cancelling" in log and "wrote" not in log
-        return session.block["output"]
+        return os.path.join(str(tmp_path), session.block["output"])
 
     output = asyncio.run(drive())
     leftovers = [f for f in os.listdir(tmp_path) if f.startswith(os.path.basename(output))]
@@ -138,6 +140,22 @@ def test_session_round_trip(tmp_path, linear_ms):
     session = Session.load(str(path))
     session.save(str(tmp_path / "d.yaml"))
     assert yaml.safe_load((tmp_path / "d.yaml").read_text()) == doc
+
+
+def test_picker_opens_an_ms(tui_ms, monkeypatch):
+    from alakazam.tui.app import MSPicker
+
+    monkeypatch.chdir(os.path.dirname(tui_ms))
+
+    async def drive():
+        app = MSPicker()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause(0.5)
+            await pilot.press("down", "enter")  # the first entry below the root: tui.ms
+            await pilot.pause(0.5)
+        return app.return_value
+
+    assert os.path.basename(asyncio.run(drive())) == "tui.ms"
 
 
 def test_bad_path_is_one_line(tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""`alakazam-tui [CONFIG.yaml | MS]`: browse an MS, build a Jones chain, run it in the
+"""`alakazam-tui [CONFIG.yaml | MS]` (no argument: pick an MS): browse an MS, build a Jones chain, run it in the
 background, inspect the solutions. The engine runs in `alakazam run` subprocesses; the app only
 edits the config (validated by the engine's own validator) and reads results."""
 
@@ -8,7 +8,7 @@ import os
 import sys
 
 from textual.app import App, ComposeResult
-from textual.widgets import Footer, Header, Label, TabbedContent, TabPane
+from textual.widgets import DirectoryTree, Footer, Header, Label, TabbedContent, TabPane
 
 from alakazam.engine.errors import InputError
 from alakazam.engine.msmeta import read_meta
@@ -95,25 +95,44 @@ class AlakazamApp(App):
 
 
 def session_for(arg: str) -> tuple[Session, str]:
-    """A session from a config path, or a new one for an MS (saved beside it as
-    <ms>.alakazam.yaml)."""
+    """A session from a config path, or a new one for an MS, saved beside it as
+    <ms>.alakazam.yaml with paths relative to it (the config moves with the data)."""
     if arg.endswith((".yaml", ".yml")):
         if not os.path.exists(arg):
             raise InputError(f"{arg}: no such file or directory")
         return Session.load(arg), arg
-    ms = os.path.abspath(arg)
+    ms = os.path.normpath(arg)
     read_meta(ms)  # a clear error now if it is not an MS
-    config = f"{os.path.normpath(ms)}.alakazam.yaml"
-    return Session.for_ms(ms, output=os.path.join(os.path.dirname(ms), "cal.h5")), config
+    return Session.for_ms(os.path.basename(ms)), f"{ms}.alakazam.yaml"
+
+
+class MSPicker(App):
+    """Choose a Measurement Set in a directory tree (Enter on an MS folder opens it)."""
+
+    TITLE = "ALAKAZAM — open a Measurement Set"
+    BINDINGS = [("q", "quit", "Quit")]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Label("Enter on a Measurement Set folder opens it")
+        yield DirectoryTree(".", id="picker")
+        yield Footer()
+
+    def on_directory_tree_directory_selected(self, event: DirectoryTree.DirectorySelected):
+        if os.path.exists(os.path.join(event.path, "table.dat")):
+            self.call_after_refresh(self.exit, str(event.path))
 
 
 def main(argv=None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1 or args[0].startswith("-"):
-        print("usage: alakazam-tui CONFIG.yaml | MS", file=sys.stderr)
+    if len(args) > 1 or (args and args[0].startswith("-")):
+        print("usage: alakazam-tui [CONFIG.yaml | MS]", file=sys.stderr)
         return 2
+    target = args[0] if args else MSPicker().run()
+    if not target:
+        return 0
     try:
-        session, config = session_for(args[0])
+        session, config = session_for(target)
         app = AlakazamApp(session, config)
     except InputError as exc:
         print(f"alakazam-tui: error: {exc}", file=sys.stderr)

@@ -37,6 +37,7 @@ class Session:
 
     @classmethod
     def for_ms(cls, ms: str, output: str = "cal.h5") -> "Session":
+        """A new session on `ms` (paths relative to where the config will be saved)."""
         return cls({"solve": [{"ms": ms, "output": output, "ref_ant": "auto", "jones": [],
                                "field": []}]})
 
