@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="validate against the MS and print the plan without solving")
     run.add_argument("--progress", choices=["bar", "json"], default="bar",
                      help="json: one JSON object per line on stdout (for the TUI and scripts)")
+    run.add_argument("--live-dir", metavar="DIR",
+                     help="also write each finished solution table to DIR as a file of its own, "
+                          "to inspect it while the run goes on (the TUI's live plots)")
 
     info = sub.add_parser("info", help="summarise a solution file")
     info.add_argument("table", help="HDF5 solution file")
@@ -145,6 +148,8 @@ def _run(args) -> int:
     from alakazam.engine.solve import describe_plan, plan, run_solve
 
     config = load_config(args.config)
+    if args.live_dir and not os.path.isdir(args.live_dir):
+        raise InputError(f"--live-dir {args.live_dir}: no such directory")
     if args.dry_run:
         for i, block in enumerate(config.solve):
             meta, steps = plan(block, f"solve[{i}]")
@@ -167,15 +172,15 @@ def _run(args) -> int:
         with _bar(report) as bar:
             tasks = {}
 
-            def progress(step, done, total, label, bar=bar, tasks=tasks, block=block, i=i):
+            def progress(step, done, total, label, live, bar=bar, tasks=tasks, block=block, i=i):
                 if report:
                     return report(event="progress", block=f"solve[{i}]", step=step, done=done,
-                                  total=total, label=label)
+                                  total=total, label=label, **({"live": live} if live else {}))
                 if step not in tasks:
                     tasks[step] = bar.add_task(f"step {step} {block.steps[step].jones}", total=total)
                 bar.update(tasks[step], completed=done, description=f"step {step} {label}")
 
-            solutions = run_solve(block, f"solve[{i}]", progress)
+            solutions = run_solve(block, f"solve[{i}]", progress, args.live_dir)
         flagged = sum(int(s.flags.sum()) for s in solutions)
         total = sum(s.flags.size for s in solutions)
         _say(report, event="written", block=f"solve[{i}]", table=block.output,
@@ -229,20 +234,16 @@ def _demo(args) -> int:
 
 
 def _plot(args) -> int:
-    import h5py
     import plotext
 
     from alakazam import plots
-    from alakazam.engine.store import read_solutions
 
-    sols = read_solutions(args.table)
-    sol = plots.pick(sols, args.jones, args.field, args.spw)
-    with h5py.File(args.table, "r") as h5:
-        names = json.loads(h5.attrs.get("antenna_names", "[]")) or [str(a) for a in range(sol.n_ant)]
-        basis = str(h5.attrs.get("feed_basis", "LINEAR"))
+    table = plots.load(args.table)
+    sol = plots.pick(table.solutions, args.jones, args.field, args.spw)
+    names = table.antenna_names
     receptors = {"1": (0,), "2": (1,), "both": (0, 1)}[args.receptor]
     curves = plots.series(sol, args.quantity, args.axis, plots.select_antennas(args.antenna, names),
-                          receptors, names, ("X", "Y") if basis == "LINEAR" else ("R", "L"))
+                          receptors, names, table.receptor_names)
     unit = plots.UNITS[args.quantity]
     plotext.clear_figure()
     if not sys.stdout.isatty():

@@ -42,7 +42,7 @@ def demo_config(ms: str) -> dict:
     }
 
 
-def run_demo(directory: str, console: Console | None = None, progress=None) -> dict:
+def run_demo(directory: str, console: Console | None = None) -> dict:
     """Run the demo in `directory` (created; earlier demo files there are replaced);
     returns the figures it prints."""
     console = console or Console()
@@ -55,7 +55,7 @@ def run_demo(directory: str, console: Console | None = None, progress=None) -> d
         yaml.safe_dump(demo_config("demo.ms"), fh, sort_keys=False)
     config = load_config(config_path)
     console.print(f"solving K, B on 3C286 and phase-only G on J1407+2827 ({config_path})")
-    run_solve(config.solve[0], progress=progress)
+    run_solve(config.solve[0])
     console.print("applying K, B, G to TARGET -> CORRECTED_DATA")
     run_apply(config.apply[0])
     figures = compare(ms, os.path.join(directory, "cal.h5"), truth)

@@ -7,12 +7,15 @@ the TUI show the same thing. Flagged solutions are drawn as red x at their store
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
+import h5py
 import numpy as np
 
 from alakazam.engine.errors import InputError
 from alakazam.engine.solution import Solution
+from alakazam.engine.store import read_solutions
 
 QUANTITIES = ("amp", "phase", "delay", "real", "imag")
 AXES = ("time", "freq")
@@ -77,6 +80,28 @@ def draw(plt, curves: list[Series], title: str, xlabel: str, ylabel: str) -> Non
     plt.title(title)
     plt.xlabel(xlabel)
     plt.ylabel(ylabel)
+
+
+@dataclass(frozen=True)
+class SolutionFile:
+    """A solution file's tables with the names to label them: antenna_names (n_ant,),
+    receptor_names ("X", "Y") or ("R", "L")."""
+
+    path: str
+    solutions: list[Solution]
+    antenna_names: list[str]
+    receptor_names: tuple[str, str]
+
+
+def load(path: str) -> SolutionFile:
+    """Read every table of a solution file, and its antenna names and feed basis."""
+    solutions = read_solutions(path)
+    with h5py.File(path, "r") as h5:
+        names = json.loads(h5.attrs.get("antenna_names", "[]"))
+        basis = str(h5.attrs.get("feed_basis", "LINEAR"))
+    n_ant = max((s.n_ant for s in solutions), default=0)
+    return SolutionFile(path, solutions, names or [str(a) for a in range(n_ant)],
+                        ("X", "Y") if basis == "LINEAR" else ("R", "L"))
 
 
 def axis_label(axis: str) -> str:

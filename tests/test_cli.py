@@ -162,3 +162,23 @@ def test_run_reports_json_progress(demo_dir):
     assert kinds[-1] == "finished" and "written" in kinds
     steps = [e for e in events if e["event"] == "progress" and e["block"] == "solve[0]"]
     assert {e["step"] for e in steps} == {0, 1, 2} and steps[-1]["done"] == steps[-1]["total"]
+
+
+def test_run_live_dir_holds_each_finished_table(demo_dir, tmp_path):
+    """--live-dir: every progress event names a complete file with the table just solved,
+    identical to the one in the final output."""
+    from alakazam.engine.store import read_solutions
+
+    result = run("run", str(demo_dir / "demo.yaml"), "--progress", "json", "--live-dir",
+                 str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    live = [e["live"] for e in map(json.loads, result.stdout.splitlines()) if "live" in e]
+    final = {(s.jones_type, s.field_name, s.spw_id): s
+             for s in read_solutions(str(demo_dir / "cal.h5"))}
+    assert len(live) == len(final)
+    for path in live:
+        (sol,) = read_solutions(path)
+        assert (sol.jones == final[sol.jones_type, sol.field_name, sol.spw_id].jones).all()
+    assert not [f for f in os.listdir(tmp_path) if ".partial" in f]
+    assert_bad_input(run("run", str(demo_dir / "demo.yaml"), "--live-dir", str(tmp_path / "no")),
+                     "--live-dir")

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import yaml
 from textual.widgets import DataTable, Input, ProgressBar, Tree
@@ -45,10 +46,26 @@ async def wait_for(pilot, condition, timeout=120.0):
     assert condition()
 
 
+class WatchedApp(AlakazamApp):
+    """The app, recording what the Inspect pane holds after each live table arrives."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.seen, self.live_tables = [], []
+
+    def on_run_progress(self, message) -> None:  # runs before AlakazamApp's own handler
+        if message.live is not None:
+            self.live_tables += message.live.solutions
+            inspector = self.query_one("#inspector")
+            self.call_later(lambda: self.seen.append(
+                (inspector.live, inspector.current is not None, len(inspector.table.solutions))))
+
+
 def test_browse_build_save_run_inspect(tui_ms, tmp_path):
     async def drive():
         session, config = session_for(tui_ms)
-        app = AlakazamApp(session, config)
+        app = WatchedApp(session, config)
+        seen, live_tables = app.seen, app.live_tables
         async with app.run_test(size=(120, 40)) as pilot:
             fields = app.query_one("#fields-table", DataTable)
             assert fields.row_count == 3 and "OBSERVE_TARGET" in str(fields.get_row_at(2)[5])
@@ -59,13 +76,19 @@ def test_browse_build_save_run_inspect(tui_ms, tmp_path):
             await pilot.pause()
             assert os.path.exists(config)
             await pilot.press("r")
-            await wait_for(pilot, lambda: app.query_one(Tree).root.children)
+            inspector = app.query_one("#inspector")
+            await wait_for(pilot, lambda: not app.query_one("#runner").busy)
+            await wait_for(pilot, lambda: not inspector.live and inspector.current is not None)
+            # live inspection: each table was shown as soon as the engine finished it
+            assert seen == [(True, True, 1), (True, True, 2)]
+            final = {(s.jones_type, s.spw_id): s for s in inspector.table.solutions}
+            for table in live_tables:
+                np.testing.assert_array_equal(table.jones, final[table.jones_type, table.spw_id].jones)
             bar = app.query_one("#run-progress", ProgressBar)
             assert bar.total and bar.progress == bar.total
             tree = app.query_one(Tree)
             assert {n.label.plain for n in tree.root.children} == {"G", "K"}
-            inspector = app.query_one("#inspector")
-            assert inspector.current is not None and inspector.curves
+            assert inspector.curves
             await pilot.press("4", "m")  # cycle the quantity on the shown table
             await pilot.pause()
         return config

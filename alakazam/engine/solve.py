@@ -109,16 +109,19 @@ def describe_plan(block: SolveBlock, meta: MSMeta, steps: list[list[Task]]) -> l
     return lines
 
 
-def run_solve(block: SolveBlock, key: str = "solve[0]", progress=None) -> list[Solution]:
+def run_solve(block: SolveBlock, key: str = "solve[0]", progress=None,
+              live_dir: str | None = None) -> list[Solution]:
     """Run every step of `block`, writing its output file; returns the solutions.
 
-    progress(step_index, done, total, label) is called after each (field, SPW) task."""
+    progress(step_index, done, total, label, live) is called after each (field, SPW) task;
+    with `live_dir`, each finished table is also written there as a complete file of its own
+    (live = its path, else None), so that it can be inspected while the run goes on."""
     meta, steps = plan(block, key)
     chain = [_external_term(ext) for ext in block.external]
     solutions = []
-    with SolutionWriter(block.output, {"ms": block.ms, "ref_ant": list(block.ref_ant),
-                                       "antenna_names": list(meta.antennas.names),
-                                       "feed_basis": meta.basis}) as writer:
+    root = {"ms": block.ms, "ref_ant": list(block.ref_ant),
+            "antenna_names": list(meta.antennas.names), "feed_basis": meta.basis}
+    with SolutionWriter(block.output, root) as writer:
         for i, tasks in enumerate(steps):
             step = block.steps[i]
             step_solutions = []
@@ -126,15 +129,25 @@ def run_solve(block: SolveBlock, key: str = "solve[0]", progress=None) -> list[S
                 sol = solve_task(block, meta, task, chain)
                 writer.write(sol)
                 step_solutions.append(sol)
+                live = _write_live(live_dir, key, i, sol, root) if live_dir else None
                 if progress is not None:
                     progress(i, done + 1, len(tasks), f"{step.jones} "
-                             f"{meta.fields[task.field_id].name} SPW {task.spw_id}")
+                             f"{meta.fields[task.field_id].name} SPW {task.spw_id}", live)
             chain.append(ChainTerm(step_solutions, "same_field", step.preapply_time_interp, {
                 "source": "internal", "table": block.output, "step": i, "jones": step.jones,
                 "fields": sorted({s.field_name for s in step_solutions}),
                 "field_select": "same_field", "time_interp": step.preapply_time_interp}))
             solutions += step_solutions
     return solutions
+
+
+def _write_live(live_dir: str, key: str, step: int, sol: Solution, root: dict) -> str:
+    """One finished table as a complete solution file of its own in `live_dir`; its path."""
+    path = os.path.join(live_dir, f"{key}-step{step}-{sol.jones_type}-{sol.field_name}-"
+                                  f"spw{sol.spw_id}.h5")
+    with SolutionWriter(path, root) as writer:
+        writer.write(sol)
+    return path
 
 
 def _external_term(ext) -> ChainTerm:

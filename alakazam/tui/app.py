@@ -17,12 +17,12 @@ from alakazam.tui.session import Session
 from alakazam.tui.widgets.browse import Browse
 from alakazam.tui.widgets.chain import Chain
 from alakazam.tui.widgets.inspect import Inspect
-from alakazam.tui.widgets.runner import Runner, RunFinished
+from alakazam.tui.widgets.runner import Runner, RunFinished, RunProgress
 
 
 class AlakazamApp(App):
     TITLE = "ALAKAZAM"
-    CSS_PATH = "app.tcss"
+    CSS_PATH = os.path.join(os.path.dirname(__file__), "app.tcss")
     BINDINGS = [("1", "pane('browse')", "Browse"), ("2", "pane('chain')", "Chain"),
                 ("3", "pane('run')", "Run"), ("4", "pane('inspect')", "Inspect"),
                 ("ctrl+s", "save", "Save"), ("r", "run", "Run"), ("question_mark", "help", "Help"),
@@ -85,6 +85,10 @@ class AlakazamApp(App):
         if self.action_save():
             self.query_one(Runner).submit(self.config_path)
             self.action_pane("run")
+
+    def on_run_progress(self, message: RunProgress) -> None:
+        if message.live is not None:
+            self.query_one(Inspect).add_live(message.live, os.path.basename(message.config))
 
     def on_run_finished(self, message: RunFinished) -> None:
         if message.returncode == 0 and message.outputs:

@@ -1,11 +1,9 @@
 """Inspecting solution files: a tree of Jones type / field / SPW and a terminal plot of the
-chosen table (the same series as `alakazam plot`), flagged solutions as red x."""
+chosen table (the same series as `alakazam plot`), flagged solutions as red x. During a run the
+tables finished so far are shown live, as they arrive from the engine."""
 
 from __future__ import annotations
 
-import json
-
-import h5py
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Tree
@@ -13,7 +11,6 @@ from textual_plotext import PlotextPlot
 
 from alakazam import plots
 from alakazam.engine.errors import InputError
-from alakazam.engine.store import read_solutions
 
 
 class Inspect(Vertical):
@@ -21,9 +18,8 @@ class Inspect(Vertical):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.solutions = []
-        self.names: list[str] = []
-        self.basis = "LINEAR"
+        self.table: plots.SolutionFile | None = None
+        self.live = False
         self.current = None
         self.quantity = "phase"
         self.axis = "time"
@@ -42,30 +38,42 @@ class Inspect(Vertical):
             self.open(event.value)
 
     def open(self, path: str) -> None:
-        status = self.query_one("#inspect-status", Label)
+        """Show a complete solution file (the end of any live view)."""
         try:
-            self.solutions = read_solutions(path)
-            with h5py.File(path, "r") as h5:
-                self.names = json.loads(h5.attrs.get("antenna_names", "[]"))
-                self.basis = str(h5.attrs.get("feed_basis", "LINEAR"))
+            table = plots.load(path)
         except (InputError, OSError) as exc:
-            status.update(f"cannot open: {exc}")
+            self.query_one("#inspect-status", Label).update(f"cannot open: {exc}")
             return
         self.query_one("#table-path", Input).value = path
+        self.table, self.live, self.current = table, False, None
+        self._rebuild()
+
+    def add_live(self, finished: plots.SolutionFile, run: str) -> None:
+        """Add a table the running engine has just finished (a live view of `run`)."""
+        if not self.live or self.table is None:
+            self.table = plots.SolutionFile(f"live: {run}", [], finished.antenna_names,
+                                            finished.receptor_names)
+            self.live, self.current = True, None
+        self.table.solutions.extend(finished.solutions)
+        self._rebuild()
+
+    def _rebuild(self) -> None:
         tree = self.query_one("#sol-tree", Tree)
         tree.clear()
         tree.root.expand()
+        sols = sorted(self.table.solutions, key=lambda s: (s.jones_type, s.field_name, s.spw_id))
         by_type: dict = {}
-        for sol in sorted(self.solutions, key=lambda s: (s.jones_type, s.field_name, s.spw_id)):
+        for sol in sols:
             if sol.jones_type not in by_type:
                 by_type[sol.jones_type] = tree.root.add(sol.jones_type, expand=True)
-            node = by_type[sol.jones_type]
-            label = f"{sol.field_name} SPW {sol.spw_id} ({100 * sol.flags.mean():.0f}% flagged)"
-            node.add_leaf(label, data=sol)
-        status.update(f"{path}: {len(self.solutions)} tables; m: quantity, t: time/freq")
-        if self.solutions:
-            self.show(sorted(self.solutions, key=lambda s: (s.jones_type, s.field_name,
-                                                            s.spw_id))[0])
+            by_type[sol.jones_type].add_leaf(
+                f"{sol.field_name} SPW {sol.spw_id} ({100 * sol.flags.mean():.0f}% flagged)",
+                data=sol)
+        what = "finished so far" if self.live else "tables"
+        self.query_one("#inspect-status", Label).update(
+            f"{self.table.path}: {len(sols)} {what}; m: quantity, t: time/freq")
+        if sols and self.current is None:
+            self.show(sols[0])
 
     def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
         if event.node.data is not None:
@@ -76,10 +84,8 @@ class Inspect(Vertical):
         quantity = self.quantity
         if quantity == "delay" and "delay" not in sol.native:
             quantity = "phase"
-        names = self.names or [str(a) for a in range(sol.n_ant)]
-        receptors = ("X", "Y") if self.basis == "LINEAR" else ("R", "L")
-        curves = plots.series(sol, quantity, self.axis, range(sol.n_ant), (0, 1), names,
-                              receptors)
+        curves = plots.series(sol, quantity, self.axis, range(sol.n_ant), (0, 1),
+                              self.table.antenna_names, self.table.receptor_names)
         widget = self.query_one("#sol-plot", PlotextPlot)
         plots.draw(widget.plt, curves, f"{sol.jones_type} {sol.field_name} SPW {sol.spw_id}: "
                    f"{quantity}", plots.axis_label(self.axis),

@@ -2,15 +2,19 @@
 a progress bar, a log, cancellation (SIGINT: the engine removes its partial output).
 
 The reading of the process's output is an async worker on the App's event loop; nothing
-blocks the UI. Events reach the rest of the app as RunProgress / RunFinished messages.
+blocks the UI. Events reach the rest of the app as RunProgress / RunFinished messages. Each
+finished solution table arrives as a file of its own in a temporary live directory (read in a
+thread, carried by RunProgress.live, the directory removed when the run ends).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import signal
 import sys
+import tempfile
 
 from textual import work
 from textual.app import ComposeResult
@@ -18,11 +22,17 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Label, ProgressBar, RichLog
 
+from alakazam import plots
+
 
 class RunProgress(Message):
-    def __init__(self, event: dict):
+    """One event of the run; live: the solution table it finished (or None)."""
+
+    def __init__(self, config: str, event: dict, live: plots.SolutionFile | None = None):
         super().__init__()
+        self.config = config
         self.event = event
+        self.live = live
 
 
 class RunFinished(Message):
@@ -67,9 +77,22 @@ class Runner(Vertical):
         bar = self.query_one("#run-progress", ProgressBar)
         status = self.query_one("#run-status", Label)
         status.update(f"running {config}")
+        live_dir = tempfile.mkdtemp(prefix="alakazam-live-")
+        try:
+            code, outputs = await self._follow(config, live_dir, log, bar, status)
+        finally:
+            shutil.rmtree(live_dir, ignore_errors=True)
+        status.update(f"finished {config} (exit {code})" if code == 0 else
+                      f"stopped {config} (exit {code})")
+        self.process = None
+        self.post_message(RunFinished(config, code, outputs))
+        self._next()
+
+    async def _follow(self, config, live_dir, log, bar, status) -> tuple[int, list[str]]:
+        """Start the engine and stream its events until it exits; (exit code, tables written)."""
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "alakazam", "run", config, "--progress", "json",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            "--live-dir", live_dir, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         outputs = []
         assert self.process.stdout is not None
         async for raw in self.process.stdout:
@@ -85,16 +108,13 @@ class Runner(Vertical):
                 log.write(event["message"])
             if event.get("table"):
                 outputs.append(event["table"])
-            self.post_message(RunProgress(event))
+            live = await asyncio.to_thread(plots.load, event["live"]) if "live" in event else None
+            self.post_message(RunProgress(config, event, live))
         stderr = (await self.process.stderr.read()).decode(errors="replace").strip()
         code = await self.process.wait()
         if stderr:
             log.write(stderr)
-        status.update(f"finished {config} (exit {code})" if code == 0 else
-                      f"stopped {config} (exit {code})")
-        self.process = None
-        self.post_message(RunFinished(config, code, outputs))
-        self._next()
+        return code, outputs
 
     def action_cancel(self) -> None:
         """Interrupt the running process (and drop the queue)."""
