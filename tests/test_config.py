@@ -111,6 +111,10 @@ def test_every_problem_is_reported_at_once(linear_ms, tmp_path):
     ("- just\n- a list\n", "expected a mapping"),
     ("solve:\n  - ms: x.ms\n", "solve[0].output: required key is missing"),
     ("colve: []\n", "colve: unknown top-level key"),
+    ("apply:\n  - {ms: x.ms, target_field: '', jones: [G], tables: [g.h5]}\n",
+     "apply[0].target_field: '' is not a field name or id"),
+    ("apply:\n  - {ms: x.ms, target_field: T, jones: [], tables: []}\n",
+     "apply[0].tables: no tables to apply"),
 ])
 def test_malformed_configs(doc, needle, tmp_path):
     result = run(write(tmp_path, doc))

@@ -70,8 +70,8 @@ def test_browse_build_save_run_inspect(tui_ms, tmp_path):
             fields = app.query_one("#fields-table", DataTable)
             assert fields.row_count == 3 and "OBSERVE_TARGET" in str(fields.get_row_at(2)[5])
             await build_chain(app, pilot)
-            steps = app.query_one("#steps", DataTable)
-            assert steps.row_count == 2 and steps.get_row_at(1)[3] == "60s"
+            steps = app.query_one("#entries", DataTable)
+            assert steps.row_count == 2 and steps.get_row_at(1)[5] == "60s"
             await pilot.press("ctrl+s")
             await pilot.pause()
             assert os.path.exists(config)
@@ -89,7 +89,7 @@ def test_browse_build_save_run_inspect(tui_ms, tmp_path):
             tree = app.query_one(Tree)
             assert {n.label.plain for n in tree.root.children} == {"G", "K"}
             assert inspector.curves
-            await pilot.press("4", "m")  # cycle the quantity on the shown table
+            await pilot.press("6", "m")  # cycle the quantity on the shown table
             await pilot.pause()
         return config
 
@@ -140,7 +140,7 @@ def test_cancelling_a_run_leaves_no_output(tmp_path):
             runner = app.query_one("#runner")
             status = app.query_one("#run-status")
             await wait_for(pilot, lambda: "solve[0]" in str(status.render()), timeout=60)
-            await pilot.press("3", "c")
+            await pilot.press("5", "c")
             await wait_for(pilot, lambda: not runner.busy, timeout=60)
             log = "\n".join(line.text for line in app.query_one("#run-log").lines)
             assert "cancelling" in log and "wrote" not in log

@@ -229,6 +229,11 @@ def _apply_block(raw, key: str, problems: _Problems, base: str, produced=frozens
         return None
     before = len(problems.lines)
     terms = _external(raw, key, problems, base, produced)
+    if not _as_list(raw["tables"]):
+        problems.add(f"{key}.tables", "no tables to apply")
+    for target in _as_list(raw["target_field"]):
+        if isinstance(target, bool) or not isinstance(target, (str, int)) or not str(target).strip():
+            problems.add(f"{key}.target_field", f"{target!r} is not a field name or id")
     output_col = raw.get("output_col", "CORRECTED_DATA")
     try:
         output_col = _column(output_col)

@@ -44,10 +44,11 @@ class Task:
     scans_of_time: np.ndarray
 
 
-def plan(block: SolveBlock, key: str = "solve[0]") -> tuple[MSMeta, list[list[Task]]]:
-    """Check the block against its MS and list the tasks of each step. Every selection that
-    matches nothing is an InputError naming its key."""
-    meta = read_meta(block.ms)
+def plan(block: SolveBlock, key: str = "solve[0]",
+         meta: MSMeta | None = None) -> tuple[MSMeta, list[list[Task]]]:
+    """Check the block against its MS (whose metadata may be given, already read) and list the
+    tasks of each step. Every selection that matches nothing is an InputError naming its key."""
+    meta = meta or read_meta(block.ms)
     for col in (block.data_col, block.model_col):
         if col not in meta.columns:
             raise InputError(f"{key}: column {col} is not in {block.ms} "

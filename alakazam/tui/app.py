@@ -16,15 +16,19 @@ from alakazam.tui.screens.help import HelpScreen
 from alakazam.tui.session import Session
 from alakazam.tui.widgets.browse import Browse
 from alakazam.tui.widgets.chain import Chain
+from alakazam.tui.widgets.editor import Edited, ListEditor
 from alakazam.tui.widgets.inspect import Inspect
 from alakazam.tui.widgets.runner import Runner, RunFinished, RunProgress
+from alakazam.tui.widgets.tables import Apply, Tables
+
+PANES = (("browse", "Browse"), ("chain", "Chain"), ("preapply", "Pre-apply"),
+         ("apply", "Apply"), ("run", "Run"), ("inspect", "Inspect"))
 
 
 class AlakazamApp(App):
     TITLE = "ALAKAZAM"
     CSS_PATH = os.path.join(os.path.dirname(__file__), "app.tcss")
-    BINDINGS = [("1", "pane('browse')", "Browse"), ("2", "pane('chain')", "Chain"),
-                ("3", "pane('run')", "Run"), ("4", "pane('inspect')", "Inspect"),
+    BINDINGS = [*((str(i), f"pane('{name}')", title) for i, (name, title) in enumerate(PANES, 1)),
                 ("ctrl+s", "save", "Save"), ("r", "run", "Run"), ("question_mark", "help", "Help"),
                 ("q", "quit", "Quit")]
 
@@ -40,42 +44,61 @@ class AlakazamApp(App):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        panes = {"browse": lambda: Browse(self.meta, id="browser"),
+                 "chain": lambda: Chain(self.session, id="chain-editor"),
+                 "preapply": lambda: Tables(self.session, "external", id="preapply-editor"),
+                 "apply": lambda: Apply(self.session, id="apply-editor"),
+                 "run": lambda: Runner(id="runner"), "inspect": lambda: Inspect(id="inspector")}
         with TabbedContent(id="panes"):
-            with TabPane("1 Browse", id="browse"):
-                yield Browse(self.meta, id="browser")
-            with TabPane("2 Chain", id="chain"):
-                yield Chain(self.session, id="chain-editor")
-            with TabPane("3 Run", id="run"):
-                yield Runner(id="runner")
-            with TabPane("4 Inspect", id="inspect"):
-                yield Inspect(id="inspector")
-        yield Label("", id="app-status")
+            for i, (name, title) in enumerate(PANES, 1):
+                with TabPane(f"{i} {title}", id=name):
+                    yield panes[name]()
         yield Footer()
 
-    _FOCUS = {"browse": "#fields-table", "chain": "#steps", "run": "#run-log",
-              "inspect": "#table-path"}
+    _FOCUS = {"browse": "#fields-table", "run": "#run-log", "inspect": "#table-path"}
 
     def on_mount(self) -> None:
         self.action_pane("browse")
+        self.validate()
 
     def action_pane(self, name: str) -> None:
         self.query_one("#panes", TabbedContent).active = name
-        self.call_after_refresh(lambda: self.query_one(self._FOCUS[name]).focus())
+        pane = self.query_one(f"#{name}", TabPane)
+        target = self.query_one(self._FOCUS[name]) if name in self._FOCUS else \
+            pane.query_one(ListEditor).table
+        self.call_after_refresh(target.focus)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
-    def on_browse_fields_selected(self, message: Browse.FieldsSelected) -> None:
-        self.query_one(Chain).selected_fields = message.names
-        self.notify(f"fields for new steps: {', '.join(message.names) or 'none'}", timeout=3)
+    def on_browse_selected(self, message: Browse.Selected) -> None:
+        names = {s.number: {self.meta.fields[f].name for f in s.field_ids} for s in self.meta.scans}
+        self.query_one(Chain).select(message.fields, [(n, names[n]) for n in message.scans],
+                                     message.spws)
+        scans = f"; scans {','.join(map(str, message.scans))}" if message.scans else ""
+        spws = f"; SPWs {','.join(map(str, message.spws))}" if message.spws else ""
+        self.notify(f"new steps take fields {', '.join(message.fields) or 'none'}{scans}{spws}",
+                    timeout=3)
+
+    def on_edited(self, message: Edited) -> None:
+        self.validate()
+
+    def validate(self) -> list:
+        """Validate the session with the engine; show each problem in the pane it concerns."""
+        problems = self.session.problems(self.meta)
+        for editor in self.query(ListEditor):
+            editor.show_problems(problems)
+        return problems
 
     def action_save(self) -> bool:
         """Save the session YAML; refuse (and say why) while the config has problems."""
-        problems = self.query_one(Chain).show_problems()
+        problems = self.validate()
         if problems:
-            self.notify(f"not saved: {len(problems)} problem(s), shown in the Chain pane",
-                        severity="error")
-            self.action_pane("chain")
+            pane = {"solve": "chain", "external": "preapply", "apply": "apply"}[
+                problems[0].section]
+            self.notify(f"not saved: {len(problems)} problem(s), shown in the "
+                        f"{dict(PANES)[pane]} pane", severity="error")
+            self.action_pane(pane)
             return False
         self.session.save(self.config_path)
         self.notify(f"saved {self.config_path}")

@@ -1,8 +1,10 @@
 """The TUI's session: a config document edited in place, saved as YAML `alakazam run` accepts.
 
 The session keeps the YAML document itself (so that load -> save gives the same config) and
-edits the first solve block's per-step lists. Validation is the engine's own config validator,
-its one-line problems mapped back to (step, key) so the app can show them beside the field.
+edits the first solve block's per-step lists, its external pre-apply tables and the first apply
+block. Validation is the engine's own: the config validator, then the solve plan against the
+MS's metadata; each one-line problem is mapped back to a Problem (section, index, key) so the
+app can show it beside the input it concerns.
 """
 
 from __future__ import annotations
@@ -10,16 +12,32 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from typing import NamedTuple
 
 import yaml
 
 from alakazam.engine.config import load_config
 from alakazam.engine.errors import InputError
+from alakazam.engine.msmeta import MSMeta
+from alakazam.engine.solve import plan
 
-STEP_KEYS = ("jones", "field", "time_interval", "freq_interval", "phase_only",
-             "preapply_time_interp")
-STEP_DEFAULTS = {"time_interval": "inf", "freq_interval": "full", "phase_only": False,
-                 "preapply_time_interp": "linear"}
+STEP_KEYS = ("jones", "field", "scans", "step_spw", "time_interval", "freq_interval",
+             "phase_only", "preapply_time_interp")
+STEP_DEFAULTS = {"scans": None, "step_spw": None, "time_interval": "inf",
+                 "freq_interval": "full", "phase_only": False, "preapply_time_interp": "linear"}
+TERM_KEYS = ("tables", "jones", "field_select", "time_interp", "solution_field")
+TERM_DEFAULTS = {"field_select": "nearest_time", "time_interp": "linear", "solution_field": None}
+SECTIONS = ("solve", "external", "apply")
+
+
+class Problem(NamedTuple):
+    """One problem: section (solve, external or apply), index (the step or table it concerns,
+    or None), key (the config key, or "" for the block as a whole), message."""
+
+    section: str
+    index: int | None
+    key: str
+    message: str
 
 
 class Session:
@@ -66,16 +84,8 @@ class Session:
         """Per-step values, scalars expanded, one dict per step."""
         block = self.block
         n = len(_as_list(block.get("jones", [])))
-        out = []
-        for i in range(n):
-            step = {}
-            for key in STEP_KEYS:
-                value = block.get(key, STEP_DEFAULTS.get(key))
-                if key == "field" and not isinstance(value, list):
-                    value = [value] * n
-                step[key] = value[i] if isinstance(value, list) and len(value) == n else value
-            out.append(step)
-        return out
+        return [{key: _entry(block.get(key, STEP_DEFAULTS.get(key)), i, n) for key in STEP_KEYS}
+                for i in range(n)]
 
     def _store(self, steps: list[dict]) -> None:
         block = self.block
@@ -84,9 +94,11 @@ class Session:
                     s[key] != STEP_DEFAULTS.get(key) for s in steps):
                 block[key] = [s[key] for s in steps]
 
-    def add_step(self, jones: str, fields: list) -> None:
+    def add_step(self, jones: str, fields: list, scans=None, spw=None) -> None:
+        """A new last step; scans: one spec per field (or one for all, None = all scans)."""
         steps = self.steps()
-        steps.append({**STEP_DEFAULTS, "jones": jones, "field": list(fields)})
+        steps.append({**STEP_DEFAULTS, "jones": jones, "field": list(fields), "scans": scans,
+                      "step_spw": spw})
         self._store(steps)
 
     def remove_step(self, index: int) -> None:
@@ -111,18 +123,90 @@ class Session:
     def set(self, key: str, value) -> None:
         self.block[key] = value
 
+    # ---- tables: external pre-apply of the solve block, terms of the first apply block ----
+    def terms_block(self, section: str, create: bool = False) -> dict | None:
+        """The mapping holding the parallel table lists of `section` ("external" or "apply")."""
+        if section == "external":
+            if create:
+                self.block.setdefault("external_preapply", {"tables": [], "jones": []})
+            return self.block.get("external_preapply")
+        blocks = self.doc.get("apply")
+        if not blocks and create:
+            blocks = self.doc["apply"] = [{"ms": self.block.get("ms", ""), "target_field": "",
+                                           "output_col": "CORRECTED_DATA", "jones": [],
+                                           "tables": []}]
+        return (blocks[0] if isinstance(blocks, list) else blocks) if blocks else None
+
+    def terms(self, section: str) -> list[dict]:
+        """One dict per table of `section`, scalars expanded."""
+        mapping = self.terms_block(section) or {}
+        n = len(_as_list(mapping.get("tables", [])))
+        return [{key: _entry(mapping.get(key, TERM_DEFAULTS.get(key)), i, n)
+                 for key in TERM_KEYS} for i in range(n)]
+
+    def _store_terms(self, section: str, terms: list[dict]) -> None:
+        mapping = self.terms_block(section, create=True)
+        for key in TERM_KEYS:
+            if key in ("tables", "jones") or key in mapping or any(
+                    t[key] != TERM_DEFAULTS.get(key) for t in terms):
+                mapping[key] = [t[key] for t in terms]
+        if section == "external" and not terms:
+            del self.block["external_preapply"]
+
+    def add_term(self, section: str, table: str, jones: str, **settings) -> None:
+        self._store_terms(section, self.terms(section) + [
+            {**TERM_DEFAULTS, "tables": table, "jones": jones, **settings}])
+
+    def remove_term(self, section: str, index: int) -> None:
+        terms = self.terms(section)
+        del terms[index]
+        self._store_terms(section, terms)
+
+    def move_term(self, section: str, index: int, offset: int) -> int:
+        terms = self.terms(section)
+        target = index + offset
+        if 0 <= target < len(terms):
+            terms[index], terms[target] = terms[target], terms[index]
+            self._store_terms(section, terms)
+            return target
+        return index
+
+    def set_term(self, section: str, index: int, key: str, value) -> None:
+        terms = self.terms(section)
+        terms[index][key] = value
+        self._store_terms(section, terms)
+
+    def set_apply(self, key: str, value) -> None:
+        self.terms_block("apply", create=True)[key] = value
+
+    def apply_from_chain(self, target: str) -> None:
+        """An apply block correcting `target` with every step of the solve chain, in order
+        (each table's field chosen by nearest_time, linear interpolation)."""
+        self.set_apply("target_field", target)
+        self._store_terms("apply", [{**TERM_DEFAULTS, "tables": self.block.get("output", ""),
+                                     "jones": step["jones"]} for step in self.steps()])
+
     # ---- validation ----------------------------------------------------------------------
-    def problems(self) -> list[tuple[int | None, str, str]]:
-        """(step index or None, key, message) for each problem the engine's validator finds."""
+    def problems(self, meta: MSMeta | None = None) -> list[Problem]:
+        """Every problem the engine's config validator finds; when there is none and `meta`
+        (the metadata of the solve block's MS) is given, the first problem of the solve plan
+        against it (unknown fields, scans, SPWs, antennas)."""
         folder = os.path.dirname(os.path.abspath(self.path)) if self.path else os.getcwd()
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", dir=folder, delete=False) as fh:
             fh.write(self.text())
         try:
-            load_config(fh.name)
+            config = load_config(fh.name)
         except InputError as exc:
             return [_locate(line) for line in str(exc).splitlines()]
         finally:
             os.remove(fh.name)
+        if meta is not None:
+            for i, block in enumerate(config.solve):
+                if os.path.normpath(block.ms) == os.path.normpath(os.path.abspath(meta.path)):
+                    try:
+                        plan(block, f"solve[{i}]", meta)
+                    except InputError as exc:
+                        return [_locate(str(exc))]
         return []
 
 
@@ -130,9 +214,27 @@ def _as_list(value) -> list:
     return value if isinstance(value, list) else [value]
 
 
-def _locate(line: str) -> tuple[int | None, str, str]:
-    """'<file>: solve[0].time_interval[1]: msg' -> (1, 'time_interval', msg)."""
-    match = re.search(r"solve\[\d+\]\.([a-z_]+)(?:\[(\d+)\])?: (.*)$", line)
+def _entry(value, i: int, n: int):
+    """Entry i of a per-step (per-table) list of n entries; a scalar applies to all."""
+    return value[i] if isinstance(value, list) and len(value) == n else value
+
+
+_PLAN_KEYS = (("field", "field"), ("scan", "scans"), ("spw", "step_spw"))
+
+
+def _locate(line: str) -> Problem:
+    """'<file>: solve[0].time_interval[1]: msg' -> Problem('solve', 1, 'time_interval', msg);
+    external_preapply.<key>[i] -> section external; apply[0].<key>[i] -> section apply;
+    'solve[0] step 1 (G): field ...' (from the plan) -> the step's field, scans or step_spw."""
+    match = re.search(r"(solve|apply)\[\d+\](?:\.(external_preapply)?\.?([a-z_]*)"
+                      r"(?:\[(\d+)\])?)?: (.*)$", line)
+    step = re.search(r"solve\[\d+\] step (\d+) \([A-Za-z]+\): (.*)$", line)
+    if step:
+        message = step.group(2)
+        key = next((k for prefix, k in _PLAN_KEYS if message.lower().startswith(prefix)), "")
+        return Problem("solve", int(step.group(1)), key, message)
     if not match:
-        return None, "", line.split(": ", 1)[-1]
-    return (int(match.group(2)) if match.group(2) else None), match.group(1), match.group(3)
+        return Problem("solve", None, "", line.split(": ", 1)[-1])
+    block, external, key, index, message = match.groups()
+    section = "external" if external else block
+    return Problem(section, int(index) if index else None, key or "", message)

@@ -1,4 +1,5 @@
-"""The MS browser: fields (Enter toggles a field into the selection), scans, SPWs, antennas."""
+"""The MS browser: tables of fields, scans, SPWs and antennas; Enter on a field, scan or SPW
+row toggles it into the selection that new solve steps take."""
 
 from __future__ import annotations
 
@@ -12,17 +13,19 @@ from alakazam.listobs import dms, hms, utc
 
 
 class Browse(Vertical):
-    """Tables of one MS. Posts FieldsSelected when the selection changes."""
+    """Tables of one MS. Posts Selected when the selection changes."""
 
-    class FieldsSelected(Message):
-        def __init__(self, names: list[str]):
+    class Selected(Message):
+        """fields: names; scans: numbers; spws: ids (each in the order chosen)."""
+
+        def __init__(self, fields: list[str], scans: list[int], spws: list[int]):
             super().__init__()
-            self.names = names
+            self.fields, self.scans, self.spws = fields, scans, spws
 
     def __init__(self, meta: MSMeta, **kwargs):
         super().__init__(**kwargs)
         self.meta = meta
-        self.selected: list[str] = []
+        self.chosen: dict[str, list] = {"fields-table": [], "scans-table": [], "spws-table": []}
 
     def compose(self) -> ComposeResult:
         m = self.meta
@@ -51,15 +54,19 @@ class Browse(Vertical):
             fields.add_row("", f.id, f.name, hms(f.ra), dms(f.dec),
                            ", ".join(sorted(intents.get(f.id, ()))) or "-", f.n_rows, key=f.name)
         scans = self.query_one("#scans-table", DataTable)
+        scans.add_column("sel", key="sel")
         scans.add_columns("Scan", "Start (UTC)", "End", "Fields", "Intents")
-        scans.add_rows([(s.number, utc(s.start), utc(s.end, "%H:%M:%S"),
-                         ",".join(m.fields[i].name for i in s.field_ids),
-                         ", ".join(dict.fromkeys(i.split("#")[0] for i in s.intents)) or "-")
-                        for s in m.scans])
+        for s in m.scans:
+            scans.add_row("", s.number, utc(s.start), utc(s.end, "%H:%M:%S"),
+                          ",".join(m.fields[i].name for i in s.field_ids),
+                          ", ".join(dict.fromkeys(i.split("#")[0] for i in s.intents)) or "-",
+                          key=str(s.number))
         spws = self.query_one("#spws-table", DataTable)
+        spws.add_column("sel", key="sel")
         spws.add_columns("ID", "Channels", "First (MHz)", "Last (MHz)", "Width (kHz)")
-        spws.add_rows([(w.id, w.n_chan, f"{w.freqs[0] / 1e6:.3f}", f"{w.freqs[-1] / 1e6:.3f}",
-                        f"{w.widths[0] / 1e3:.1f}") for w in m.spws])
+        for w in m.spws:
+            spws.add_row("", w.id, w.n_chan, f"{w.freqs[0] / 1e6:.3f}",
+                         f"{w.freqs[-1] / 1e6:.3f}", f"{w.widths[0] / 1e3:.1f}", key=str(w.id))
         ants = self.query_one("#antennas-table", DataTable)
         ants.add_columns("ID", "Name", "Station", "Diameter", "Data")
         ants.add_rows([(i, n, m.antennas.stations[i], f"{m.antennas.diameters[i]:g}",
@@ -67,14 +74,16 @@ class Browse(Vertical):
                        for i, n in enumerate(m.antennas.names)])
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        """Enter on a field row toggles it in the selection used for new steps."""
-        if event.data_table.id != "fields-table":
-            return
+        """Enter on a field, scan or SPW row toggles it in the selection for new steps."""
         table = event.data_table
-        name = str(table.get_row_at(event.cursor_row)[2])
-        if name in self.selected:
-            self.selected.remove(name)
+        chosen = self.chosen.get(table.id)
+        if chosen is None:
+            return
+        row = table.get_row_at(event.cursor_row)
+        item = str(row[2]) if table.id == "fields-table" else int(row[1])
+        if item in chosen:
+            chosen.remove(item)
         else:
-            self.selected.append(name)
-        table.update_cell(name, "sel", "✓" if name in self.selected else "")
-        self.post_message(self.FieldsSelected(list(self.selected)))
+            chosen.append(item)
+        table.update_cell(event.row_key, "sel", "✓" if item in chosen else "")
+        self.post_message(self.Selected(*(list(v) for v in self.chosen.values())))

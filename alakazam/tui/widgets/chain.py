@@ -1,184 +1,83 @@
-"""The Jones chain editor: a table of steps, a form for the selected step, problems inline.
-
-Every edit goes into the Session and is validated by the engine's config validator; each
-problem is shown under the input it concerns (or under the table when it has no input).
-"""
+"""The Jones chain editor: the solve block's output and reference antenna, its steps in order,
+and a form for the step under the cursor (fields, scans, SPWs, intervals, phase only, pre-apply
+interpolation). New steps take the fields, scans and SPWs selected in the browser."""
 
 from __future__ import annotations
 
-import re
-
-from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Checkbox, DataTable, Input, Label, Select, Static
-
-from alakazam.tui.session import Session
+from alakazam.tui.session import STEP_DEFAULTS
+from alakazam.tui.widgets.editor import Edited, ListEditor
 
 JONES_CHOICES = ("K", "G", "B", "D", "Xf", "Kcross")
 INTERPS = ("exact", "nearest", "linear", "cubic")
-_INPUTS = ("field", "time_interval", "freq_interval")
 
 
-class Chain(Vertical):
+class Chain(ListEditor):
+    SECTION = "solve"
+    COLUMNS = (("Jones", "jones"), ("Fields", "field"), ("Scans", "scans"), ("SPWs", "step_spw"),
+               ("Time", "time_interval"), ("Freq", "freq_interval"),
+               ("Phase only", "phase_only"), ("Pre-apply", "preapply_time_interp"))
+    BLOCK_INPUTS = ("output", "ref_ant")
+    CHOICES = {"jones": JONES_CHOICES, "preapply_time_interp": INTERPS}
+    CHECKS = ("phase_only",)
+    TEXT = ("field", "scans", "step_spw", "time_interval", "freq_interval")
     BINDINGS = [("k", "add('K')", "Add K"), ("g", "add('G')", "Add G"), ("b", "add('B')", "Add B"),
-                ("x", "remove", "Remove step"), ("[", "move(-1)", "Up"), ("]", "move(1)", "Down")]
+                *ListEditor.BINDINGS]
 
-    def __init__(self, session: Session, **kwargs):
-        super().__init__(**kwargs)
-        self.session = session
-        self.selected_fields: list[str] = []
-        self._filling = False
+    def __init__(self, session, **kwargs):
+        super().__init__(session, **kwargs)
+        self.selection: tuple[list[str], list[tuple], list[int]] = ([], [], [])
 
-    def compose(self) -> ComposeResult:
-        with Horizontal(id="block-row"):
-            yield Label("output")
-            yield Input(self.session.block.get("output", "cal.h5"), id="output")
-            yield Label("ref_ant")
-            yield Input(str(self.session.block.get("ref_ant", "auto")), id="ref_ant")
-        yield DataTable(id="steps", cursor_type="row")
-        yield Static("", id="err-block", classes="error")
-        with Vertical(id="step-form"):
-            with Horizontal():
-                yield Label("jones")
-                yield Select([(j, j) for j in JONES_CHOICES], id="jones", allow_blank=False,
-                             value="G")
-                yield Checkbox("phase_only", id="phase_only")
-                yield Label("preapply interp")
-                yield Select([(i, i) for i in INTERPS], id="preapply_time_interp",
-                             allow_blank=False, value="linear")
-            for key in _INPUTS:
-                with Horizontal():
-                    yield Label(key)
-                    yield Input(id=key)
-                yield Static("", id=f"err-{key}", classes="error")
+    def select(self, fields: list[str], scans: list[tuple], spws: list[int]) -> None:
+        """What new steps take: field names; (scan number, field names of the scan); SPW ids."""
+        self.selection = (fields, scans, spws)
 
-    def on_mount(self) -> None:
-        table = self.query_one("#steps", DataTable)
-        table.add_columns("#", "Jones", "Fields", "Time", "Freq", "Phase only", "Pre-apply")
-        self.refresh_steps()
-
-    # ---- actions ---------------------------------------------------------------------------
     def action_add(self, jones: str) -> None:
-        self.session.add_step(jones, self.selected_fields or ["?"])
-        self.refresh_steps(select=len(self.session.steps()) - 1)
+        fields, scans, spws = self.selection
+        fields = fields or ["?"]
+        per_field = [",".join(str(n) for n, names in scans if f in names) or None for f in fields]
+        scan_spec = per_field[0] if len(set(per_field)) == 1 else per_field
+        spw = ",".join(map(str, sorted(spws))) or None
+        self.session.add_step(jones, fields, scan_spec, spw if spw is None or "," in spw
+                              else int(spw))
+        self.refresh_entries(select=len(self.entries()) - 1)
+        self.post_message(Edited())
 
-    def action_remove(self) -> None:
-        index = self._current()
-        if index is not None:
-            self.session.remove_step(index)
-            self.refresh_steps(select=max(0, index - 1))
+    # ---- the session ---------------------------------------------------------------------
+    def entries(self) -> list[dict]:
+        return self.session.steps()
 
-    def action_move(self, offset: int) -> None:
-        index = self._current()
-        if index is not None:
-            self.refresh_steps(select=self.session.move_step(index, offset))
+    def block_value(self, key: str):
+        return self.session.block.get(key, "auto" if key == "ref_ant" else "cal.h5")
 
-    # ---- events ----------------------------------------------------------------------------
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self._fill_form()
+    def set_block_value(self, key: str, value) -> None:
+        self.session.set(key, value)
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        key, value = event.input.id, event.value
-        if key in ("output", "ref_ant"):
-            if self.session.block.get(key) != value:
-                self.session.set(key, value)
-                self.show_problems()
-            return
-        index = self._current()
-        if index is None:
-            return
-        value = [v.strip() for v in value.split(",") if v.strip()] if key == "field" else \
-            _scalar(value)
-        current = self.session.steps()[index][key]
-        if value == (current if key != "field" or isinstance(current, list) else [current]):
-            return  # the form being filled, not an edit
+    def set_value(self, index: int, key: str, value) -> None:
         self.session.set_step(index, key, value)
-        self.refresh_steps(select=self._current(), refill=False)
 
-    def on_select_changed(self, event: Select.Changed) -> None:
-        index = self._current()
-        if not self._filling and index is not None:
-            self.session.set_step(index, event.select.id, event.value)
-            self.refresh_steps(select=index, refill=False)
+    def remove(self, index: int) -> None:
+        self.session.remove_step(index)
 
-    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
-        index = self._current()
-        if not self._filling and index is not None:
-            self.session.set_step(index, "phase_only", event.value)
-            self.refresh_steps(select=index, refill=False)
+    def move(self, index: int, offset: int) -> int:
+        return self.session.move_step(index, offset)
 
-    # ---- helpers -------------------------------------------------------------------------
-    def _current(self) -> int | None:
-        table = self.query_one("#steps", DataTable)
-        return table.cursor_row if table.row_count else None
+    def display(self, key: str, value) -> str:
+        if key == "phase_only":
+            return "yes" if value else "no"
+        if key == "scans" and isinstance(value, list) and any(
+                isinstance(v, (str, type(None))) for v in value):
+            return "; ".join("" if v is None else str(v) for v in value)  # one spec per field
+        if key in STEP_DEFAULTS and value is None:
+            return "all" if key in ("scans", "step_spw") else ""
+        return super().display(key, value)
 
-    def refresh_steps(self, select: int | None = None, refill: bool = True) -> None:
-        table = self.query_one("#steps", DataTable)
-        rows = []
-        for i, s in enumerate(self.session.steps()):
-            fields = s["field"] if isinstance(s["field"], list) else [s["field"]]
-            rows.append((i, s["jones"], ", ".join(map(str, fields)), str(s["time_interval"]),
-                         str(s["freq_interval"]), "yes" if s["phase_only"] else "no",
-                         s["preapply_time_interp"]))
-        if not refill and table.row_count == len(rows):
-            # an edit of the current step: update in place, the cursor (and form) stay put
-            for r, row in enumerate(rows):
-                for c, value in enumerate(row):
-                    table.update_cell_at((r, c), value)
-        else:
-            table.clear()
-            table.add_rows(rows)
-        if select is not None and table.row_count:
-            table.move_cursor(row=min(select, table.row_count - 1))
-        if refill:
-            self._fill_form()
-        self.show_problems()
-
-    def _fill_form(self) -> None:
-        index = self._current()
-        if index is None:
-            return
-        step = self.session.steps()[index]
-        self._filling = True
-        try:
-            fields = step["field"] if isinstance(step["field"], list) else [step["field"]]
-            self.query_one("#field", Input).value = ", ".join(map(str, fields))
-            self.query_one("#time_interval", Input).value = str(step["time_interval"])
-            self.query_one("#freq_interval", Input).value = str(step["freq_interval"])
-            self.query_one("#phase_only", Checkbox).value = bool(step["phase_only"])
-            if step["jones"] in JONES_CHOICES:
-                self.query_one("#jones", Select).value = step["jones"]
-            if step["preapply_time_interp"] in INTERPS:
-                self.query_one("#preapply_time_interp", Select).value = step["preapply_time_interp"]
-        finally:
-            self.call_after_refresh(self._done_filling)
-
-    def _done_filling(self) -> None:
-        self._filling = False
-
-    def show_problems(self) -> list:
-        """Validate the session; show each problem beside its input. Returns the problems."""
-        problems = self.session.problems()
-        index = self._current()
-        by_key: dict[str, list[str]] = {k: [] for k in _INPUTS}
-        other = []
-        for step, key, message in problems:
-            if key in by_key and (step is None or step == index):
-                by_key[key].append(message)
-            else:
-                other.append(f"{key}{'' if step is None else f'[{step}]'}: {message}" if key
-                             else message)
-        for key, messages in by_key.items():
-            self.query_one(f"#err-{key}", Static).update("\n".join(messages))
-        self.query_one("#err-block", Static).update("\n".join(other))
-        return problems
-
-
-def _scalar(text: str):
-    """What YAML would make of a typed value: plain numbers become numbers, the rest text."""
-    text = text.strip()
-    if re.fullmatch(r"[0-9]+", text):
-        return int(text)
-    if re.fullmatch(r"[0-9]*\.[0-9]+|[0-9]+\.[0-9]*", text):
-        return float(text)
-    return text
+    def parse(self, key: str, text: str):
+        if key == "field":
+            return [v.strip() for v in text.split(",") if v.strip()]
+        if key in ("scans", "step_spw") and text.strip().lower() in ("", "all"):
+            return None
+        if key == "scans" and ";" in text:
+            return [super(Chain, self).parse(key, part) for part in text.split(";")]
+        if key == "ref_ant" and "," in text:
+            return [super(Chain, self).parse(key, part) for part in text.split(",")]
+        return super().parse(key, text)
