@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pytest
 import yaml
+from casacore import tables
 from textual.widgets import DataTable, Input, ProgressBar, Tree
 
 from alakazam.engine.simulate.simulate import SimOptions, simulate
@@ -151,8 +152,58 @@ def test_cancelling_a_run_leaves_no_output(tmp_path):
     assert leftovers == []
 
 
+def test_scans_preapply_and_apply_editors(tui_ms):
+    """By keyboard: a scan chosen in the browser goes into the new step; a field typo and a
+    missing pre-apply table are shown beside their inputs; the apply block is filled from the
+    chain; the saved YAML runs the solve and the apply (CORRECTED_DATA written)."""
+    async def drive():
+        session, config = session_for(tui_ms)
+        app = AlakazamApp(session, config)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            await pilot.press("enter", "shift+tab", "right", "tab")  # 3C286; the Scans tab
+            await pilot.pause()
+            assert app.focused.id == "scans-table"
+            await pilot.press("enter", "2", "g")  # scan 1 (3C286), then a G step
+            await pilot.pause()
+            step = app.session.steps()[0]
+            assert step["field"] == ["3C286"] and step["scans"] == 1
+            app.query_one("#field", Input).value = "NGC9"
+            await pilot.pause()
+            assert "NGC9" in str(app.query_one("#err-field").render())
+            app.query_one("#field", Input).value = "3C286"
+            await pilot.pause()
+            assert not app.query_one("#err-field").display
+            await pilot.press("3", "a")  # pre-apply the block's own output: not there yet
+            await pilot.pause()
+            assert "no such file" in str(app.query_one("#err-external-tables").render())
+            await pilot.press("x")
+            await pilot.pause()
+            assert "external_preapply" not in app.session.block
+            await pilot.press("4")
+            app.query_one("#apply-target_field", Input).value = "TARGET"
+            await pilot.pause()
+            await pilot.press("c", "ctrl+s")
+            await pilot.pause()
+            assert os.path.exists(config)
+            await pilot.press("r")
+            await pilot.pause()
+            await wait_for(pilot, lambda: not app.query_one("#runner").busy)
+            assert "exit 0" in str(app.query_one("#run-status").render())
+        return config
+
+    config = asyncio.run(drive())
+    saved = yaml.safe_load(open(config))
+    assert saved["solve"][0]["scans"] == [1]
+    assert saved["apply"] == [{"ms": "tui.ms", "target_field": "TARGET",
+                               "output_col": "CORRECTED_DATA", "jones": ["G"],
+                               "tables": ["cal.h5"]}]
+    with tables.table(tui_ms, ack=False) as tab:
+        assert "CORRECTED_DATA" in tab.colnames()
+
+
 def test_session_round_trip(tmp_path, linear_ms):
-    """load -> save gives the same config."""
+    """load -> the app shows every pane -> save gives the same config."""
     doc = {"solve": [{"ms": linear_ms[0], "output": "x.h5", "ref_ant": 0,
                       "jones": ["K", "G"], "field": "3C286", "time_interval": ["inf", "60s"],
                       "external_preapply": {"tables": ["p.h5"], "jones": ["K"]}}],
@@ -160,8 +211,16 @@ def test_session_round_trip(tmp_path, linear_ms):
                       "tables": ["x.h5"]}]}
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    session = Session.load(str(path))
-    session.save(str(tmp_path / "d.yaml"))
+
+    async def drive():
+        app = AlakazamApp(Session.load(str(path)), str(path))
+        async with app.run_test(size=(80, 24)) as pilot:
+            for pane in "123456":
+                await pilot.press(pane)
+                await pilot.pause()
+            app.session.save(str(tmp_path / "d.yaml"))
+
+    asyncio.run(drive())
     assert yaml.safe_load((tmp_path / "d.yaml").read_text()) == doc
 
 

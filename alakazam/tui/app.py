@@ -130,7 +130,8 @@ def session_for(arg: str) -> tuple[Session, str]:
         return Session.load(arg), arg
     ms = os.path.normpath(arg)
     read_meta(ms)  # a clear error now if it is not an MS
-    return Session.for_ms(os.path.basename(ms)), f"{ms}.alakazam.yaml"
+    config = f"{ms}.alakazam.yaml"
+    return Session.for_ms(os.path.basename(ms), config), config
 
 
 class MSPicker(App):

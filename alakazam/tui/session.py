@@ -54,10 +54,10 @@ class Session:
         return cls(doc, path)
 
     @classmethod
-    def for_ms(cls, ms: str, output: str = "cal.h5") -> "Session":
-        """A new session on `ms` (paths relative to where the config will be saved)."""
+    def for_ms(cls, ms: str, path: str, output: str = "cal.h5") -> "Session":
+        """A new session on `ms`, to be saved at `path` (`ms` and `output` relative to it)."""
         return cls({"solve": [{"ms": ms, "output": output, "ref_ant": "auto", "jones": [],
-                               "field": []}]})
+                               "field": []}]}, path)
 
     def text(self) -> str:
         return yaml.safe_dump(self.doc, sort_keys=False)

@@ -34,11 +34,9 @@ class Chain(ListEditor):
     def action_add(self, jones: str) -> None:
         fields, scans, spws = self.selection
         fields = fields or ["?"]
-        per_field = [",".join(str(n) for n, names in scans if f in names) or None for f in fields]
+        per_field = [_id_spec([n for n, names in scans if f in names]) for f in fields]
         scan_spec = per_field[0] if len(set(per_field)) == 1 else per_field
-        spw = ",".join(map(str, sorted(spws))) or None
-        self.session.add_step(jones, fields, scan_spec, spw if spw is None or "," in spw
-                              else int(spw))
+        self.session.add_step(jones, fields, scan_spec, _id_spec(spws))
         self.refresh_entries(select=len(self.entries()) - 1)
         self.post_message(Edited())
 
@@ -81,3 +79,11 @@ class Chain(ListEditor):
         if key == "ref_ant" and "," in text:
             return [super(Chain, self).parse(key, part) for part in text.split(",")]
         return super().parse(key, text)
+
+
+def _id_spec(ids: list[int]):
+    """Scan or SPW numbers as the config writes them: None (all), 3, or "1,3,4"."""
+    ids = sorted(ids)
+    if len(ids) < 2:
+        return ids[0] if ids else None
+    return ",".join(map(str, ids))
