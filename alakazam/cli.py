@@ -244,7 +244,6 @@ def _plot(args) -> int:
     receptors = {"1": (0,), "2": (1,), "both": (0, 1)}[args.receptor]
     curves = plots.series(sol, args.quantity, args.axis, plots.select_antennas(args.antenna, names),
                           receptors, names, table.receptor_names)
-    unit = plots.UNITS[args.quantity]
     plotext.clear_figure()
     if not sys.stdout.isatty():
         plotext.theme("clear")  # no colour codes in files and pipes
@@ -252,7 +251,7 @@ def _plot(args) -> int:
         plotext.plotsize(args.width or 100, args.height or 30)
     plots.draw(plotext, curves, f"{sol.jones_type} {sol.field_name} SPW {sol.spw_id}: "
                f"{args.quantity} ({int(sum(c.flagged.sum() for c in curves))} flagged points, x)",
-               plots.axis_label(args.axis), f"{args.quantity} {unit}".strip())
+               args.axis, args.quantity)
     print(plotext.build())
     return 0
 

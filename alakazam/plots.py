@@ -68,8 +68,9 @@ def series(sol: Solution, quantity: str, axis: str, antennas, receptors=(0, 1),
     return out
 
 
-def draw(plt, curves: list[Series], title: str, xlabel: str, ylabel: str) -> None:
-    """Draw curves on a plotext-like object (its data cleared first, its settings kept)."""
+def draw(plt, curves: list[Series], title: str, axis: str, quantity: str) -> None:
+    """Draw curves of `quantity` against `axis` on a plotext-like object (its data cleared
+    first, its other settings kept); phases on a fixed -180..180 deg scale."""
     plt.clear_data()
     for c in curves:
         good = ~c.flagged
@@ -78,8 +79,9 @@ def draw(plt, curves: list[Series], title: str, xlabel: str, ylabel: str) -> Non
         if c.flagged.any():
             plt.scatter(c.x[c.flagged].tolist(), c.y[c.flagged].tolist(), marker="x", color="red")
     plt.title(title)
-    plt.xlabel(xlabel)
-    plt.ylabel(ylabel)
+    plt.xlabel(axis_label(axis))
+    plt.ylabel(f"{quantity} {UNITS[quantity]}".strip())
+    plt.ylim(*((-180, 180) if quantity == "phase" else (None, None)))
 
 
 @dataclass(frozen=True)

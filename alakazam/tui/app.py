@@ -64,8 +64,12 @@ class AlakazamApp(App):
     def action_pane(self, name: str) -> None:
         self.query_one("#panes", TabbedContent).active = name
         pane = self.query_one(f"#{name}", TabPane)
-        target = self.query_one(self._FOCUS[name]) if name in self._FOCUS else \
-            pane.query_one(ListEditor).table
+        if name == "inspect" and self.query_one(Inspect).table is not None:
+            target = self.query_one("#sol-tree")
+        elif name in self._FOCUS:
+            target = self.query_one(self._FOCUS[name])
+        else:
+            target = pane.query_one(ListEditor).table
         self.call_after_refresh(target.focus)
 
     def action_help(self) -> None:

@@ -3,6 +3,8 @@ row toggles it into the selection that new solve steps take."""
 
 from __future__ import annotations
 
+import os
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
@@ -29,7 +31,9 @@ class Browse(Vertical):
 
     def compose(self) -> ComposeResult:
         m = self.meta
-        yield Label(f"{m.path}  {m.telescope}  {m.basis}  {len(m.antennas)} antennas  "
+        where = os.path.relpath(m.path)
+        where = m.path if where.startswith("..") else where  # short when below the cwd
+        yield Label(f"{where}  {m.telescope}  {m.basis}  {len(m.antennas)} antennas  "
                     f"{m.n_rows} rows", id="ms-summary")
         with TabbedContent(id="browse-tabs"):
             with TabPane("Fields", id="fields"):

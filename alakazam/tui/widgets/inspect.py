@@ -27,7 +27,8 @@ class Inspect(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(id="inspect-open"):
             yield Label("table")
-            yield Input(placeholder="path of a solution file, Enter to open", id="table-path")
+            yield Input(placeholder="path of a solution file, Enter to open", id="table-path",
+                        compact=True)
         with Horizontal():
             yield Tree("solutions", id="sol-tree")
             yield PlotextPlot(id="sol-plot")
@@ -47,6 +48,7 @@ class Inspect(Vertical):
         self.query_one("#table-path", Input).value = path
         self.table, self.live, self.current = table, False, None
         self._rebuild()
+        self.query_one("#sol-tree", Tree).focus()
 
     def add_live(self, finished: plots.SolutionFile, run: str) -> None:
         """Add a table the running engine has just finished (a live view of `run`)."""
@@ -66,9 +68,9 @@ class Inspect(Vertical):
         for sol in sols:
             if sol.jones_type not in by_type:
                 by_type[sol.jones_type] = tree.root.add(sol.jones_type, expand=True)
-            by_type[sol.jones_type].add_leaf(
-                f"{sol.field_name} SPW {sol.spw_id} ({100 * sol.flags.mean():.0f}% flagged)",
-                data=sol)
+            flagged = f" {100 * sol.flags.mean():.0f}% flagged" if sol.flags.any() else ""
+            by_type[sol.jones_type].add_leaf(f"{sol.field_name} SPW {sol.spw_id}{flagged}",
+                                             data=sol)
         what = "finished so far" if self.live else "tables"
         self.query_one("#inspect-status", Label).update(
             f"{self.table.path}: {len(sols)} {what}; m: quantity, t: time/freq")
@@ -88,8 +90,7 @@ class Inspect(Vertical):
                               self.table.antenna_names, self.table.receptor_names)
         widget = self.query_one("#sol-plot", PlotextPlot)
         plots.draw(widget.plt, curves, f"{sol.jones_type} {sol.field_name} SPW {sol.spw_id}: "
-                   f"{quantity}", plots.axis_label(self.axis),
-                   f"{quantity} {plots.UNITS[quantity]}".strip())
+                   f"{quantity}", self.axis, quantity)
         widget.refresh()
         self.curves = curves
 
