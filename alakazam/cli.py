@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--flag-ant", type=_int_list, default=(), help="antennas to flag, e.g. 2,5")
     sim.add_argument("--rfi-fraction", type=float, default=0.0,
                      help="fraction of samples hit by unflagged RFI spikes")
+    sim.add_argument("--gain-drift", type=float, default=0.05,
+                     help="fractional amplitude modulation of G over 1-3 h periods")
     sim.add_argument("--autocorr", action="store_true", help="also write autocorrelations")
     sim.add_argument("--seed", type=int, default=1)
     sim.add_argument("--overwrite", action="store_true")
@@ -74,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="summarise a solution file")
     info.add_argument("table", help="HDF5 solution file")
+
+    fi = sub.add_parser("fluxscale-info", help="flux scale factors, derived flux densities "
+                                               "and their QA stored in a solution file")
+    fi.add_argument("table", help="HDF5 file written by a fluxscale block")
 
     demo = sub.add_parser("demo", help="simulate, calibrate and report recovered vs true")
     demo.add_argument("dir", nargs="?", default="alakazam-demo",
@@ -119,6 +125,7 @@ def _simulate(args) -> int:
                       scan_length=args.scan_length, feed=args.feed, corr=args.corr,
                       terms=terms, snr=args.snr if math.isfinite(args.snr) else math.inf,
                       flag_ant=args.flag_ant, rfi_fraction=args.rfi_fraction,
+                      gain_drift=args.gain_drift,
                       autocorr=args.autocorr, seed=args.seed)
     with Progress(transient=True) as progress:
         task = progress.add_task(f"simulating {args.out}", total=None)
@@ -145,6 +152,7 @@ def _listobs(args) -> int:
 def _run(args) -> int:
     from alakazam.engine.apply import plan_apply, run_apply
     from alakazam.engine.config import load_config
+    from alakazam.engine.fluxscale import run_fluxscale
     from alakazam.engine.solve import describe_plan, plan, run_solve
 
     config = load_config(args.config)
@@ -154,6 +162,10 @@ def _run(args) -> int:
         for i, block in enumerate(config.solve):
             meta, steps = plan(block, f"solve[{i}]")
             print("\n".join(describe_plan(block, meta, steps)))
+        for block in config.fluxscale:
+            print(f"fluxscale {block.reference_field} ({block.reference_table}) -> "
+                  f"{', '.join(block.transfer_fields)} ({block.transfer_table}) -> "
+                  f"{block.output}")
         for i, block in enumerate(config.apply):
             pending = [t.table for t in block.terms if not os.path.exists(t.table)]
             if pending:  # written by this config's solve blocks
@@ -186,6 +198,18 @@ def _run(args) -> int:
         _say(report, event="written", block=f"solve[{i}]", table=block.output,
              message=f"wrote {block.output}: {len(solutions)} solution tables, "
                      f"{100 * flagged / max(total, 1):.1f}% flagged")
+    written: set[str] = set()  # fluxscale outputs of this run: later blocks append
+    for i, block in enumerate(config.fluxscale):
+        results = run_fluxscale(block, f"fluxscale[{i}]", append=block.output in written)
+        written.add(block.output)
+        for res in results:
+            fluxes = ", ".join(f"SPW {s.spw_id} {s.flux_jy:.4f}±{s.flux_err_jy:.4f}"
+                               for s in res.spws)
+            spix = f"; spectral index {res.spix:+.3f}±{res.spix_err:.3f}" \
+                if math.isfinite(res.spix) else ""
+            _say(report, event="written", block=f"fluxscale[{i}]", table=block.output,
+                 message=f"wrote {block.output}: {res.field} {fluxes} Jy{spix}"
+                         f" (alakazam fluxscale-info {block.output})")
     for i, block in enumerate(config.apply):
         with _bar(report) as bar:
             task = bar.add_task(f"apply[{i}] -> {block.output_col}", total=None)
@@ -275,7 +299,15 @@ def _info(args) -> int:
     return 0
 
 
+def _fluxscale_info(args) -> int:
+    from alakazam.fluxinfo import print_fluxscale_info
+
+    print_fluxscale_info(args.table)
+    return 0
+
+
 COMMANDS = {"simulate": _simulate, "listobs": _listobs, "run": _run, "info": _info,
+            "fluxscale-info": _fluxscale_info,
             "restore-flags": _restore_flags, "demo": _demo, "plot": _plot}
 
 

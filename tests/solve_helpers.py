@@ -1,10 +1,14 @@
-"""Helpers for solve tests: writing configs, truth at solution times, referenced comparisons."""
+"""Helpers for solve and apply tests: writing configs, truth at solution times, referenced
+comparisons, corrected data against the true sky."""
 
 from __future__ import annotations
 
 import numpy as np
 import yaml
 
+from alakazam.engine.msmeta import read_meta
+from alakazam.engine.msread import iter_blocks
+from alakazam.engine.selection import select
 from alakazam.engine.simulate.truth import Truth
 
 
@@ -34,3 +38,23 @@ def amp_phase_errors(solved: np.ndarray, true: np.ndarray):
     """Fractional amplitude error and phase error (deg) of solved vs true gains."""
     ratio = solved / true
     return np.abs(np.abs(ratio) - 1), np.degrees(np.abs(np.angle(ratio)))
+
+
+def corrected_vs_truth(path, truth, field="TARGET", column="CORRECTED_DATA"):
+    """(flux ratio, residual rms, expected noise rms) of the parallel hands of `field`."""
+    meta = read_meta(path)
+    num = den = resid = expected = 0.0
+    n = 0
+    for block in iter_blocks(meta, select(meta, field=field), (column,)):
+        want = truth.visibilities(block, "true", corrupt=False)[..., [0, 3]]
+        got = block.vis[column][..., [0, 3]]
+        ok = ~block.flag[..., [0, 3]]
+        num += np.sum((got * np.conj(want))[ok]).real
+        den += np.sum(np.abs(want[ok]) ** 2)
+        resid += np.sum(np.abs(got - want)[ok] ** 2)
+        times = np.searchsorted(truth.times, block.time)
+        gp = np.abs(truth.gains[times, block.ant1])  # (n_row, 2)
+        gq = np.abs(truth.gains[times, block.ant2])
+        expected += np.sum((2 * truth.sigma**2 / (gp * gq) ** 2)[:, None, :] * ok)
+        n += ok.sum()
+    return num / den, np.sqrt(resid / n), np.sqrt(expected / n)

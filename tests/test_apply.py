@@ -23,6 +23,7 @@ from alakazam.engine.simulate.simulate import SimOptions, simulate
 from alakazam.engine.solution import Solution
 from alakazam.engine.solve import run_solve
 from alakazam.engine.store import SolutionWriter
+from solve_helpers import corrected_vs_truth
 
 
 @pytest.fixture(scope="module")
@@ -47,26 +48,6 @@ def run_config(tmp_path, doc, name="cfg"):
     for block in cfg.solve:
         run_solve(block)
     return [run_apply(block) for block in cfg.apply]
-
-
-def corrected_vs_truth(path, truth, field="TARGET", column="CORRECTED_DATA"):
-    """(flux ratio, residual rms, expected noise rms) of the parallel hands of `field`."""
-    meta = read_meta(path)
-    num = den = resid = expected = 0.0
-    n = 0
-    for block in iter_blocks(meta, select(meta, field=field), (column,)):
-        want = truth.visibilities(block, "true", corrupt=False)[..., [0, 3]]
-        got = block.vis[column][..., [0, 3]]
-        ok = ~block.flag[..., [0, 3]]
-        num += np.sum((got * np.conj(want))[ok]).real
-        den += np.sum(np.abs(want[ok]) ** 2)
-        resid += np.sum(np.abs(got - want)[ok] ** 2)
-        times = np.searchsorted(truth.times, block.time)
-        gp = np.abs(truth.gains[times, block.ant1])  # (n_row, 2)
-        gq = np.abs(truth.gains[times, block.ant2])
-        expected += np.sum((2 * truth.sigma**2 / (gp * gq) ** 2)[:, None, :] * ok)
-        n += ok.sum()
-    return num / den, np.sqrt(resid / n), np.sqrt(expected / n)
 
 
 def solve_apply_doc(ms, **apply_overrides):

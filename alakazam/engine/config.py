@@ -26,6 +26,8 @@ _SOLVE_KEYS = {"ms", "output", "ref_ant", "data_col", "model_col", "apply_parang
                "step_spw", "time_interval", "freq_interval", "phase_only",
                "preapply_time_interp", "min_snr", "external_preapply"}
 _EXTERNAL_KEYS = {"tables", "jones", "field_select", "time_interp", "solution_field"}
+_FLUXSCALE_KEYS = {"reference_table", "reference_field", "transfer_table", "transfer_field",
+                   "output", "jones_type", "spw", "model_flux_jy", "amp_outlier_sigma", "catalog"}
 _APPLY_KEYS = {"ms", "output_col", "target_field", "apply_parang", "spw", "scans", "jones",
                "tables", "field_select", "time_interp", "solution_field", "spwmap",
                "memory_limit_gb"}
@@ -96,6 +98,37 @@ class SolveBlock:
 
 
 @dataclass(frozen=True)
+class CatalogFlux:
+    """A catalogue flux density: flux_jy at ref_freq Hz with spectral index spix."""
+
+    flux_jy: float
+    spix: float
+    ref_freq: float
+
+    def at(self, freq: float) -> float:
+        return self.flux_jy * (freq / self.ref_freq) ** self.spix
+
+
+@dataclass(frozen=True)
+class FluxscaleBlock:
+    """Flux densities of `transfer_fields` from the G amplitudes of `reference_field` (both in
+    solution tables), written with the rescaled solutions to `output`. model_flux_jy: the flux
+    density (Jy) of each transfer field's model when its G was solved; catalog: optional
+    catalogue fluxes per transfer field for the spectral-consistency QA; spw: SPW spec or None."""
+
+    reference_table: str
+    reference_field: str
+    transfer_table: str
+    transfer_fields: tuple[str, ...]
+    output: str
+    jones_type: str
+    spw: object
+    model_flux_jy: dict
+    amp_outlier_sigma: float
+    catalog: dict
+
+
+@dataclass(frozen=True)
 class ApplyBlock:
     """Corrections of `target_fields` of `ms` by the chain `terms` (in order), written to
     `output_col`. spwmap: index = target SPW, value = SPW of the tables (empty: identity)."""
@@ -115,6 +148,7 @@ class ApplyBlock:
 class Config:
     path: str
     solve: tuple[SolveBlock, ...] = field(default_factory=tuple)
+    fluxscale: tuple[FluxscaleBlock, ...] = field(default_factory=tuple)
     apply: tuple[ApplyBlock, ...] = field(default_factory=tuple)
 
 
@@ -159,6 +193,20 @@ def parse_freq_interval(value) -> FreqInterval:
     return FreqInterval(text, hz=float(match.group(1)) * _FREQ_UNITS[match.group(2)])
 
 
+def parse_frequency(value) -> float:
+    """A frequency in Hz: a bare positive number of Hz, or `1.4GHz`, `700MHz`."""
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, (int, float)):
+        if value <= 0:
+            raise ValueError
+        return float(value)
+    match = re.fullmatch(r"([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([a-z]*)", str(value).strip().lower())
+    if not match or float(match.group(1)) <= 0 or match.group(2) not in {**_FREQ_UNITS, "": 1}:
+        raise ValueError
+    return float(match.group(1)) * _FREQ_UNITS.get(match.group(2), 1.0)
+
+
 class _Problems:
     """Collects one line per problem; raises them all at once."""
 
@@ -192,16 +240,18 @@ def load_config(path: str) -> Config:
         problems.add("(top level)", "expected a mapping with solve/fluxscale/apply blocks")
         problems.raise_any()
     for key in raw:
-        if key == "fluxscale":
-            problems.add(key, "this block is not supported by this version yet")
-        elif key not in ("solve", "apply"):
+        if key not in ("solve", "fluxscale", "apply"):
             problems.add(key, "unknown top-level key (expected solve, fluxscale, apply)")
     base = os.path.dirname(os.path.abspath(path))
     solve = _blocks(raw, "solve", _solve_block, problems, base)
     produced = {b.output for b in solve}  # tables the solve blocks will write
+    fluxscale = _blocks(raw, "fluxscale", lambda *a: _fluxscale_block(*a, produced=produced),
+                        problems, base)
+    _check_appends(raw.get("fluxscale"), fluxscale, problems)
+    produced |= {b.output for b in fluxscale}
     apply = _blocks(raw, "apply", lambda *a: _apply_block(*a, produced=produced), problems, base)
     problems.raise_any()
-    return Config(path=path, solve=solve, apply=apply)
+    return Config(path=path, solve=solve, fluxscale=fluxscale, apply=apply)
 
 
 def _blocks(raw, name, parse, problems, base) -> tuple:
@@ -213,6 +263,100 @@ def _blocks(raw, name, parse, problems, base) -> tuple:
         return ()
     return tuple(b for i, blk in enumerate(blocks)
                  if (b := parse(blk, f"{name}[{i}]", problems, base)) is not None)
+
+
+def _fluxscale_block(raw, key: str, problems: _Problems, base: str, produced=frozenset()
+                     ) -> FluxscaleBlock | None:
+    if not isinstance(raw, dict):
+        problems.add(key, "expected a mapping")
+        return None
+    for unknown in sorted(set(raw) - _FLUXSCALE_KEYS):
+        problems.add(f"{key}.{unknown}", "unknown key")
+    required = ("reference_table", "reference_field", "transfer_table", "transfer_field", "output")
+    missing = [r for r in required if r not in raw]
+    for name in missing:
+        problems.add(f"{key}.{name}", "required key is missing")
+    if missing:
+        return None
+    before = len(problems.lines)
+    paths = {}
+    for name in ("reference_table", "transfer_table", "output"):
+        value = raw[name]
+        if not isinstance(value, str) or not value.strip():
+            problems.add(f"{key}.{name}", f"{value!r} is not a path")
+            continue
+        paths[name] = _resolve_path(base, value)
+        if name != "output" and not os.path.exists(paths[name]) and paths[name] not in produced:
+            problems.add(f"{key}.{name}", f"{value}: no such file")
+    if paths.get("output") in (paths.get("reference_table"), paths.get("transfer_table")):
+        problems.add(f"{key}.output", "must be a new file: the input tables are never modified")
+    transfer = tuple(str(f) for f in _as_list(raw["transfer_field"]))
+    if not transfer or any(not f.strip() for f in transfer):
+        problems.add(f"{key}.transfer_field", f"{raw['transfer_field']!r} is not a list of fields")
+    if str(raw["reference_field"]) in transfer:
+        problems.add(f"{key}.transfer_field", f"{raw['reference_field']} is the reference field")
+    jones_type = raw.get("jones_type", "G")
+    if jones_type != "G":
+        problems.add(f"{key}.jones_type", f"{jones_type!r}: the flux scale is transferred with "
+                                          "G amplitudes (G)")
+    sigma = raw.get("amp_outlier_sigma", 5.0)
+    try:
+        sigma = _positive(sigma)
+    except (ValueError, TypeError):
+        problems.add(f"{key}.amp_outlier_sigma", f"{sigma!r} is not a positive number")
+    model = raw.get("model_flux_jy", 1.0)
+    model = model if isinstance(model, dict) else {f: model for f in transfer}
+    for name, value in list(model.items()):
+        try:
+            model[name] = _positive(value)
+        except (ValueError, TypeError):
+            problems.add(f"{key}.model_flux_jy", f"{value!r} is not a positive flux density (Jy)")
+    for name in transfer:
+        model.setdefault(name, 1.0)
+    catalog = _catalog(raw.get("catalog", {}), transfer, f"{key}.catalog", problems)
+    if len(problems.lines) > before:
+        return None
+    return FluxscaleBlock(paths["reference_table"], str(raw["reference_field"]),
+                          paths["transfer_table"], transfer, paths["output"], jones_type,
+                          raw.get("spw"), model, sigma, catalog)
+
+
+def _check_appends(raw_blocks, blocks, problems) -> None:
+    """Blocks writing one output append to it: a field scaled twice into it is an error."""
+    if len(blocks) != len(raw_blocks or ()):
+        return  # some block is already reported
+    scaled: dict[tuple[str, str], int] = {}
+    for i, block in enumerate(blocks):
+        for name in block.transfer_fields:
+            if (block.output, name) in scaled:
+                problems.add(f"fluxscale[{i}].transfer_field",
+                             f"{name} is already scaled into {os.path.basename(block.output)} by "
+                             f"fluxscale[{scaled[block.output, name]}] (outputs are appended to, "
+                             "never overwritten)")
+            scaled.setdefault((block.output, name), i)
+
+
+def _catalog(value, transfer, key, problems) -> dict:
+    """{field: {flux_jy, spix (0), ref_freq (Hz or `1.4GHz`)}} -> {field: CatalogFlux}."""
+    if not isinstance(value, dict):
+        problems.add(key, "expected a mapping of field name to {flux_jy, spix, ref_freq}")
+        return {}
+    out = {}
+    for name, entry in value.items():
+        where = f"{key}.{name}"
+        if str(name) not in transfer:
+            problems.add(where, "not a transfer field of this block")
+            continue
+        if not isinstance(entry, dict) or "flux_jy" not in entry or "ref_freq" not in entry:
+            problems.add(where, "expected {flux_jy, spix, ref_freq}")
+            continue
+        try:
+            out[str(name)] = CatalogFlux(_positive(entry["flux_jy"]),
+                                         float(entry.get("spix", 0.0)),
+                                         parse_frequency(entry["ref_freq"]))
+        except (ValueError, TypeError):
+            problems.add(where, f"{entry!r}: flux_jy and ref_freq must be positive, spix a number")
+    return out
 
 
 def _apply_block(raw, key: str, problems: _Problems, base: str, produced=frozenset()

@@ -76,6 +76,7 @@ class SimOptions:
     snr: float = 50.0
     flag_ant: tuple[int, ...] = ()
     rfi_fraction: float = 0.0
+    gain_drift: float = 0.05
     autocorr: bool = False
     seed: int = 1
 
@@ -95,6 +96,7 @@ class SimOptions:
             ("snr", self.snr > 0, "positive (inf for noiseless)"),
             ("flag_ant", all(0 <= a < self.n_ant for a in self.flag_ant), f"antenna indices < {self.n_ant}"),
             ("rfi_fraction", 0 <= self.rfi_fraction < 0.5, "in [0, 0.5)"),
+            ("gain_drift", 0 <= self.gain_drift < 1, "in [0, 1)"),
         ]
         for name, ok, expected in checks:
             if not ok:
@@ -217,7 +219,7 @@ def _draw_truth(rng, opts, times, time_field, freqs, chi, fields) -> Truth:
         amp0 = rng.uniform(0.8, 1.2, (1, n_ant, 2))
         ph0 = rng.uniform(-np.pi, np.pi, (1, n_ant, 2))
         period = rng.uniform(1.0, 3.0, (1, n_ant, 2))
-        gains = (amp0 * (1 + 0.05 * np.sin(2 * np.pi * hours / period))
+        gains = (amp0 * (1 + opts.gain_drift * np.sin(2 * np.pi * hours / period))
                  * np.exp(1j * (ph0 + 0.5 * np.sin(2 * np.pi * hours / period + ph0))))
     bandpass = np.ones((n_spw, n_chan, n_ant, 2), complex)
     if "B" in on:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-# Reason codes of a flagged solution (0 = a good solution).
-OK, NO_DATA, FEW_BASELINES, DIVERGED, NOT_CONVERGED, LOW_SNR, RFI = range(7)
+# Reason codes of a flagged solution (0 = a good solution); NO_FLUXSCALE is set by fluxscale
+# on a transfer field's SPW for which no scale could be derived.
+OK, NO_DATA, FEW_BASELINES, DIVERGED, NOT_CONVERGED, LOW_SNR, RFI, NO_FLUXSCALE = range(8)
 REASONS = {OK: "ok", NO_DATA: "no data", FEW_BASELINES: "too few baselines",
-           DIVERGED: "diverged", NOT_CONVERGED: "not converged", LOW_SNR: "low SNR", RFI: "RFI"}
+           DIVERGED: "diverged", NOT_CONVERGED: "not converged", LOW_SNR: "low SNR", RFI: "RFI",
+           NO_FLUXSCALE: "no flux scale"}
 
 
 @njit(cache=True, nogil=True)
