@@ -1,8 +1,9 @@
 """`alakazam demo [DIR]`: simulate, write a config, run it, and report recovered vs true.
 
-The chain: K (inf) and B (inf, per channel) on the flux calibrator, then phase-only G (60 s)
-on the phase calibrator; applied to the target. The amplitude scale comes from the flux
-calibrator through B (the flux-scale bootstrap from the phase calibrator is `fluxscale`'s job).
+The chain: K (inf) and B (inf, per channel) on the flux calibrator, then G (60 s, amplitude
+and phase) on both calibrators; fluxscale bootstraps the phase calibrator's flux density (its
+model is 1 Jy, its truth 2.3 Jy at 1.4 GHz with spectral index -0.7) from the flux calibrator
+into cal_scaled.h5; K, B and the phase calibrator's rescaled G are applied to the target.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from rich.table import Table
 
 from alakazam.engine.apply import run_apply
 from alakazam.engine.config import load_config
+from alakazam.engine.fluxscale import read_fluxscale, run_fluxscale
 from alakazam.engine.msmeta import read_meta
 from alakazam.engine.msread import iter_blocks
 from alakazam.engine.selection import select
 from alakazam.engine.simulate.simulate import SimOptions, simulate
 from alakazam.engine.simulate.truth import Truth
+from alakazam.engine.sky import PointSource
 from alakazam.engine.solve import run_solve
 from alakazam.engine.store import read_solutions
 
@@ -31,12 +34,15 @@ def demo_config(ms: str) -> dict:
     return {
         "solve": [{"ms": ms, "output": "cal.h5", "ref_ant": 0, "apply_parang": True,
                    "jones": ["K", "B", "G"],
-                   "field": [["3C286"], ["3C286"], ["J1407+2827"]],
+                   "field": [["3C286"], ["3C286"], ["3C286", "J1407+2827"]],
                    "time_interval": ["inf", "inf", "60s"],
-                   "phase_only": [False, False, True],
                    "preapply_time_interp": ["exact", "exact", "linear"]}],
+        "fluxscale": [{"reference_table": "cal.h5", "reference_field": "3C286",
+                       "transfer_table": "cal.h5", "transfer_field": "J1407+2827",
+                       "output": "cal_scaled.h5"}],
         "apply": [{"ms": ms, "target_field": "TARGET", "jones": ["K", "B", "G"],
-                   "tables": ["cal.h5"] * 3, "time_interp": ["exact", "exact", "linear"],
+                   "tables": ["cal.h5", "cal.h5", "cal_scaled.h5"],
+                   "time_interp": ["exact", "exact", "linear"],
                    "field_select": ["nearest_time", "nearest_time", "nearest_sky"],
                    "output_col": "CORRECTED_DATA"}],
     }
@@ -54,11 +60,14 @@ def run_demo(directory: str, console: Console | None = None) -> dict:
     with open(config_path, "w") as fh:
         yaml.safe_dump(demo_config("demo.ms"), fh, sort_keys=False)
     config = load_config(config_path)
-    console.print(f"solving K, B on 3C286 and phase-only G on J1407+2827 ({config_path})")
+    console.print(f"solving K, B on 3C286 and G on 3C286 and J1407+2827 ({config_path})")
     run_solve(config.solve[0])
-    console.print("applying K, B, G to TARGET -> CORRECTED_DATA")
+    console.print("bootstrapping the flux density of J1407+2827 from 3C286 -> cal_scaled.h5")
+    run_fluxscale(config.fluxscale[0])
+    console.print("applying K, B and the rescaled G to TARGET -> CORRECTED_DATA")
     run_apply(config.apply[0])
     figures = compare(ms, os.path.join(directory, "cal.h5"), truth)
+    figures.update(_fluxes(os.path.join(directory, "cal_scaled.h5"), truth))
     console.print(report(figures))
     return figures
 
@@ -67,11 +76,12 @@ def compare(ms: str, table: str, truth: Truth) -> dict:
     """Recovered vs true: the bandpass-times-delay per channel (amplitude fraction and phase
     deg; K alone is not comparable, B's phase slope and K trade off), G phases (deg), and the
     target's flux ratio and residual rms."""
-    sols = {(s.jones_type, s.spw_id): s for s in read_solutions(table)}
+    sols = {(s.jones_type, s.field_name, s.spw_id): s for s in read_solutions(table)}
     out = {"bandpass_amp": [], "bandpass_deg": [], "gain_deg": []}
     flux_t = truth.time_field == 0
     for spw in range(truth.freqs.shape[0]):
-        k, b, g = sols[("K", spw)], sols[("B", spw)], sols[("G", spw)]
+        k, b = sols[("K", "3C286", spw)], sols[("B", "3C286", spw)]
+        g = sols[("G", "J1407+2827", spw)]
         k_diag = np.stack([k.jones[0, :, :, 0, 0], k.jones[0, :, :, 1, 1]], -1)
         solved = k_diag * b.native["gain"][0]  # (n_chan, n_ant, 2)
         true = _ref(truth.diagonal(spw, np.flatnonzero(flux_t)).mean(axis=0))
@@ -85,6 +95,18 @@ def compare(ms: str, table: str, truth: Truth) -> dict:
     out = {k: float(np.max(v)) for k, v in out.items()}
     out.update(_target(ms, truth))
     return out
+
+
+def _fluxes(table: str, truth: Truth) -> dict:
+    """The phase calibrator's derived flux density per SPW against its true one (Jy), and the
+    fitted spectral index against the true one."""
+    (res,) = read_fluxscale(table)
+    source = PointSource(**next(f for f in truth.fields if f["name"] == res.field)["true"][0])
+    true = source.flux(np.array([s.freq_hz for s in res.spws]))[:, 0]
+    return {"flux_field": res.field, "flux_derived_jy": [s.flux_jy for s in res.spws],
+            "flux_err_jy": [s.flux_err_jy for s in res.spws], "flux_true_jy": true.tolist(),
+            "flux_freq_ghz": [s.freq_hz / 1e9 for s in res.spws], "spix": res.spix,
+            "spix_err": res.spix_err, "spix_true": source.spix}
 
 
 def _ref(g: np.ndarray) -> np.ndarray:
@@ -112,11 +134,17 @@ def _target(ms: str, truth: Truth) -> dict:
 def report(f: dict) -> Table:
     table = Table(title="Recovered vs true (worst over antennas, receptors, channels, SPWs)")
     table.add_column("quantity")
-    table.add_column("error", justify="right")
+    table.add_column("error or comparison", justify="right")
     table.add_row("B x K amplitude (fraction)", f"{f['bandpass_amp']:.4f}")
     table.add_row("B x K phase (deg)", f"{f['bandpass_deg']:.3f}")
     table.add_row("G phase (deg)", f"{f['gain_deg']:.3f}")
-    table.add_row("target flux / true (amplitude scale from 3C286 through B; G is phase-only)",
+    for ghz, got, err, true in zip(f["flux_freq_ghz"], f["flux_derived_jy"], f["flux_err_jy"],
+                                   f["flux_true_jy"]):
+        table.add_row(f"{f['flux_field']} flux at {ghz:.3f} GHz: derived vs true (Jy)",
+                      f"{got:.3f} ± {err:.3f} vs {true:.3f} ({100 * (got / true - 1):+.1f}%)")
+    table.add_row(f"{f['flux_field']} spectral index: derived vs true",
+                  f"{f['spix']:+.2f} ± {f['spix_err']:.2f} vs {f['spix_true']:+.2f}")
+    table.add_row("target flux / true (after K, B and the rescaled G)",
                   f"{f['target_flux_ratio']:.4f}")
     table.add_row("target residual rms vs data noise (Jy)",
                   f"{f['target_residual_jy']:.4f} vs {f['noise_jy']:.4f}")
