@@ -8,6 +8,7 @@ import json
 
 import h5py
 import numpy as np
+from rich import box
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
@@ -27,10 +28,10 @@ def _score(value: float, good: float = 1.0) -> Text:
 
 def field_table(res: FieldFlux, names: list[str]) -> Table:
     table = Table(title=f"{res.field}  (from {res.reference_field}; model "
-                        f"{res.model_flux_jy:g} Jy)", title_justify="left")
-    for col in ("SPW", "Freq (GHz)", "Scale X/R", "Scale Y/L", "Scatter", "Ants",
-                "Flux (Jy)", "SNR", "Catalogue (Jy)", "Rejected"):
-        table.add_column(col, overflow="fold")
+                        f"{res.model_flux_jy:g} Jy)", title_justify="left", box=box.SIMPLE_HEAD)
+    for col in ("SPW", "GHz", "Scale X/R", "Scale Y/L", "Scatter", "Ants", "Flux (Jy)", "SNR",
+                "Cat. (Jy)", "Rejected"):
+        table.add_column(col, overflow="fold", no_wrap=col != "Rejected")
     for s in res.spws:
         catalogue = f"{res.catalog.at(s.freq_hz):.4f}" if res.catalog else "-"
         rejected = ", ".join(names[a] if a < len(names) else str(a) for a in s.rejected) or "-"
@@ -39,8 +40,8 @@ def field_table(res: FieldFlux, names: list[str]) -> Table:
                           str(int(s.n_ant.min())), Text("no flux derived", style="bold red"),
                           "-", catalogue, rejected)
             continue
-        table.add_row(str(s.spw_id), f"{s.freq_hz / 1e9:.4f}", f"{s.scale[0]:.5f}",
-                      f"{s.scale[1]:.5f}", f"{np.nanmax(s.scatter):.5f}",
+        table.add_row(str(s.spw_id), f"{s.freq_hz / 1e9:.4f}", f"{s.scale[0]:.4f}",
+                      f"{s.scale[1]:.4f}", f"{np.nanmax(s.scatter):.5f}",
                       str(int(s.n_ant.min())), f"{s.flux_jy:.4f} ± {s.flux_err_jy:.4f}",
                       Text(f"{s.snr:.0f}", style=_snr_style(s.snr)), catalogue, rejected)
     return table

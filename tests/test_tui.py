@@ -90,7 +90,7 @@ def test_browse_build_save_run_inspect(tui_ms, tmp_path):
             tree = app.query_one(Tree)
             assert {n.label.plain for n in tree.root.children} == {"G", "K"}
             assert inspector.curves
-            await pilot.press("6", "m")  # cycle the quantity on the shown table
+            await pilot.press("7", "m")  # cycle the quantity on the shown table
             await pilot.pause()
         return config
 
@@ -141,7 +141,7 @@ def test_cancelling_a_run_leaves_no_output(tmp_path):
             runner = app.query_one("#runner")
             status = app.query_one("#run-status")
             await wait_for(pilot, lambda: "solve[0]" in str(status.render()), timeout=60)
-            await pilot.press("5", "c")
+            await pilot.press("6", "c")
             await wait_for(pilot, lambda: not runner.busy, timeout=60)
             log = "\n".join(line.text for line in app.query_one("#run-log").lines)
             assert "cancelling" in log and "wrote" not in log
@@ -180,7 +180,7 @@ def test_scans_preapply_and_apply_editors(tui_ms):
             await pilot.press("x")
             await pilot.pause()
             assert "external_preapply" not in app.session.block
-            await pilot.press("4")
+            await pilot.press("5")
             app.query_one("#apply-target_field", Input).value = "TARGET"
             await pilot.pause()
             await pilot.press("c", "ctrl+s")
@@ -202,20 +202,61 @@ def test_scans_preapply_and_apply_editors(tui_ms):
         assert "CORRECTED_DATA" in tab.colnames()
 
 
+def test_fluxscale_pane_run_and_flux_table(tui_ms):
+    """G on both calibrators, a fluxscale block added by `a` (3C286 -> J1407+2827), run: the
+    output with the flux scale opens by itself and its flux table replaces the plot."""
+    async def drive():
+        session, config = session_for(tui_ms)
+        app = AlakazamApp(session, config)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            await pilot.press("enter", "down", "enter", "2", "g")  # G on 3C286, J1407+2827
+            await pilot.press("4", "a")
+            await pilot.pause()
+            assert app.session.doc["fluxscale"] == [{
+                "reference_table": "cal.h5", "reference_field": "3C286",
+                "transfer_table": "cal.h5", "transfer_field": ["J1407+2827"],
+                "output": "cal_scaled.h5"}]
+            assert list(app.session.doc) == ["solve", "fluxscale"]
+            await pilot.press("r")
+            await pilot.pause()
+            inspector = app.query_one("#inspector")
+            await wait_for(pilot, lambda: not app.query_one("#runner").busy and
+                           inspector.fluxes and not inspector.live)
+            assert inspector.table.path.endswith("cal_scaled.h5")
+            (res,) = inspector.fluxes
+            assert res.field == "J1407+2827" and res.completeness == 1.0
+            tree = app.query_one("#sol-tree", Tree)
+            flux_node = next(n for n in tree.root.children if str(n.label) == "Flux scale")
+            tree.move_cursor(flux_node.children[0])
+            await pilot.press("7", "enter")
+            await pilot.pause()
+            assert app.query_one("#flux-view").display and not app.query_one("#sol-plot").display
+        return res
+
+    res = asyncio.run(drive())
+    for s in res.spws:  # 2.3 Jy at 1.4 GHz, spectral index -0.7, 5% gain drift: within 2%
+        assert abs(s.flux_jy / (2.3 * (s.freq_hz / 1.4e9) ** -0.7) - 1) < 0.02
+
+
 def test_session_round_trip(tmp_path, linear_ms):
     """load -> the app shows every pane -> save gives the same config."""
     doc = {"solve": [{"ms": linear_ms[0], "output": "x.h5", "ref_ant": 0,
                       "jones": ["K", "G"], "field": "3C286", "time_interval": ["inf", "60s"],
                       "external_preapply": {"tables": ["p.h5"], "jones": ["K"]}}],
+           "fluxscale": [{"reference_table": "x.h5", "reference_field": "3C286",
+                          "transfer_table": "x.h5", "transfer_field": "J1407+2827",
+                          "output": "y.h5", "catalog": {"J1407+2827": {
+                              "flux_jy": 2.3, "spix": -0.7, "ref_freq": "1.4GHz"}}}],
            "apply": [{"ms": linear_ms[0], "target_field": "TARGET", "jones": ["G"],
-                      "tables": ["x.h5"]}]}
+                      "tables": ["y.h5"]}]}
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
 
     async def drive():
         app = AlakazamApp(Session.load(str(path)), str(path))
         async with app.run_test(size=(80, 24)) as pilot:
-            for pane in "123456":
+            for pane in "1234567":
                 await pilot.press(pane)
                 await pilot.pause()
             app.session.save(str(tmp_path / "d.yaml"))

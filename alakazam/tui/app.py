@@ -17,12 +17,13 @@ from alakazam.tui.session import Session
 from alakazam.tui.widgets.browse import Browse
 from alakazam.tui.widgets.chain import Chain
 from alakazam.tui.widgets.editor import Edited, ListEditor
+from alakazam.tui.widgets.fluxscale import Fluxscale
 from alakazam.tui.widgets.inspect import Inspect
 from alakazam.tui.widgets.runner import Runner, RunFinished, RunProgress
 from alakazam.tui.widgets.tables import Apply, Tables
 
 PANES = (("browse", "Browse"), ("chain", "Chain"), ("preapply", "Pre-apply"),
-         ("apply", "Apply"), ("run", "Run"), ("inspect", "Inspect"))
+         ("fluxscale", "Fluxscale"), ("apply", "Apply"), ("run", "Run"), ("inspect", "Inspect"))
 
 
 class AlakazamApp(App):
@@ -47,6 +48,7 @@ class AlakazamApp(App):
         panes = {"browse": lambda: Browse(self.meta, id="browser"),
                  "chain": lambda: Chain(self.session, id="chain-editor"),
                  "preapply": lambda: Tables(self.session, "external", id="preapply-editor"),
+                 "fluxscale": lambda: Fluxscale(self.session, id="fluxscale-editor"),
                  "apply": lambda: Apply(self.session, id="apply-editor"),
                  "run": lambda: Runner(id="runner"), "inspect": lambda: Inspect(id="inspector")}
         with TabbedContent(id="panes"):
@@ -98,8 +100,8 @@ class AlakazamApp(App):
         """Save the session YAML; refuse (and say why) while the config has problems."""
         problems = self.validate()
         if problems:
-            pane = {"solve": "chain", "external": "preapply", "apply": "apply"}[
-                problems[0].section]
+            pane = {"solve": "chain", "external": "preapply", "fluxscale": "fluxscale",
+                    "apply": "apply"}[problems[0].section]
             self.notify(f"not saved: {len(problems)} problem(s), shown in the "
                         f"{dict(PANES)[pane]} pane", severity="error")
             self.action_pane(pane)

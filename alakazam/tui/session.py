@@ -27,12 +27,15 @@ STEP_DEFAULTS = {"scans": None, "step_spw": None, "time_interval": "inf",
                  "freq_interval": "full", "phase_only": False, "preapply_time_interp": "linear"}
 TERM_KEYS = ("tables", "jones", "field_select", "time_interp", "solution_field")
 TERM_DEFAULTS = {"field_select": "nearest_time", "time_interp": "linear", "solution_field": None}
-SECTIONS = ("solve", "external", "apply")
+FLUX_KEYS = ("reference_field", "reference_table", "transfer_field", "transfer_table", "output",
+             "amp_outlier_sigma")
+_ORDER = ("solve", "fluxscale", "apply")  # the order of the blocks in a saved config
 
 
 class Problem(NamedTuple):
-    """One problem: section (solve, external or apply), index (the step or table it concerns,
-    or None), key (the config key, or "" for the block as a whole), message."""
+    """One problem: section (solve, external, fluxscale or apply), index (the step, table or
+    fluxscale block it concerns, or None), key (the config key, or "" for the block as a
+    whole), message."""
 
     section: str
     index: int | None
@@ -132,9 +135,9 @@ class Session:
             return self.block.get("external_preapply")
         blocks = self.doc.get("apply")
         if not blocks and create:
-            blocks = self.doc["apply"] = [{"ms": self.block.get("ms", ""), "target_field": "",
-                                           "output_col": "CORRECTED_DATA", "jones": [],
-                                           "tables": []}]
+            blocks = [{"ms": self.block.get("ms", ""), "target_field": "",
+                       "output_col": "CORRECTED_DATA", "jones": [], "tables": []}]
+            self._reorder(apply=blocks)
         return (blocks[0] if isinstance(blocks, list) else blocks) if blocks else None
 
     def terms(self, section: str) -> list[dict]:
@@ -186,6 +189,57 @@ class Session:
         self._store_terms("apply", [{**TERM_DEFAULTS, "tables": self.block.get("output", ""),
                                      "jones": step["jones"]} for step in self.steps()])
 
+    # ---- fluxscale blocks -----------------------------------------------------------------
+    def flux_blocks(self) -> list[dict]:
+        """The fluxscale blocks themselves (edited in place)."""
+        blocks = self.doc.get("fluxscale") or []
+        return [blocks] if isinstance(blocks, dict) else blocks
+
+    def flux_entries(self) -> list[dict]:
+        return [{key: block.get(key) for key in FLUX_KEYS} for block in self.flux_blocks()]
+
+    def add_flux_block(self) -> None:
+        """A new block: reference the first field of the chain, transfer the other fields the
+        G steps solve, from and to tables beside the solve output."""
+        fields = [f for step in self.steps() if step["jones"] == "G"
+                  for f in _as_list(step["field"])]
+        first = next(iter(fields), "")
+        output = str(self.block.get("output", "cal.h5"))
+        block = {"reference_table": output, "reference_field": first, "transfer_table": output,
+                 "transfer_field": [f for f in dict.fromkeys(fields) if f != first],
+                 "output": output.replace(".h5", "") + "_scaled.h5"}
+        self._reorder(fluxscale=self.flux_blocks() + [block])
+
+    def remove_flux_block(self, index: int) -> None:
+        blocks = self.flux_blocks()
+        del blocks[index]
+        self._reorder(fluxscale=blocks)
+
+    def move_flux_block(self, index: int, offset: int) -> int:
+        blocks = self.flux_blocks()
+        target = index + offset
+        if 0 <= target < len(blocks):
+            blocks[index], blocks[target] = blocks[target], blocks[index]
+            self._reorder(fluxscale=blocks)
+            return target
+        return index
+
+    def set_flux(self, index: int, key: str, value) -> None:
+        block = self.flux_blocks()[index]
+        if value is None:
+            block.pop(key, None)
+        else:
+            block[key] = value
+
+    def _reorder(self, **blocks) -> None:
+        """Set top-level blocks (an empty list removes one), keeping solve, fluxscale, apply
+        in that order ahead of any other key."""
+        items = {**self.doc, **blocks}
+        self.doc.clear()
+        for key in (*_ORDER, *items):
+            if key in items and key not in self.doc and items[key] != []:
+                self.doc[key] = items[key]
+
     # ---- validation ----------------------------------------------------------------------
     def problems(self, meta: MSMeta | None = None) -> list[Problem]:
         """Every problem the engine's config validator finds; when there is none and `meta`
@@ -225,7 +279,11 @@ _PLAN_KEYS = (("field", "field"), ("scan", "scans"), ("spw", "step_spw"))
 def _locate(line: str) -> Problem:
     """'<file>: solve[0].time_interval[1]: msg' -> Problem('solve', 1, 'time_interval', msg);
     external_preapply.<key>[i] -> section external; apply[0].<key>[i] -> section apply;
-    'solve[0] step 1 (G): field ...' (from the plan) -> the step's field, scans or step_spw."""
+    'solve[0] step 1 (G): field ...' (from the plan) -> the step's field, scans or step_spw;
+    fluxscale[2].<key>... -> section fluxscale, index 2."""
+    flux = re.search(r"fluxscale\[(\d+)\](?:\.([a-z_]+))?[^:]*: (.*)$", line)
+    if flux:
+        return Problem("fluxscale", int(flux.group(1)), flux.group(2) or "", flux.group(3))
     match = re.search(r"(solve|apply)\[\d+\](?:\.(external_preapply)?\.?([a-z_]*)"
                       r"(?:\[(\d+)\])?)?: (.*)$", line)
     step = re.search(r"solve\[\d+\] step (\d+) \([A-Za-z]+\): (.*)$", line)

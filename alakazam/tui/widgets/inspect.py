@@ -1,16 +1,21 @@
 """Inspecting solution files: a tree of Jones type / field / SPW and a terminal plot of the
-chosen table (the same series as `alakazam plot`), flagged solutions as red x. During a run the
-tables finished so far are shown live, as they arrive from the engine."""
+chosen table (the same series as `alakazam plot`), flagged solutions as red x; a file written
+by fluxscale also lists its transfer fields, each shown as the table of scale factors, derived
+fluxes and QA of `alakazam fluxscale-info`. During a run the tables finished so far are shown
+live, as they arrive from the engine."""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Input, Label, Tree
+from rich.console import Console, Group
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Input, Label, Static, Tree
 from textual_plotext import PlotextPlot
 
 from alakazam import plots
 from alakazam.engine.errors import InputError
+from alakazam.engine.fluxscale import FieldFlux, read_fluxscale
+from alakazam.fluxinfo import field_table, qa_lines
 
 
 class Inspect(Vertical):
@@ -19,6 +24,7 @@ class Inspect(Vertical):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.table: plots.SolutionFile | None = None
+        self.fluxes: list[FieldFlux] = []
         self.live = False
         self.current = None
         self.quantity = "phase"
@@ -32,6 +38,8 @@ class Inspect(Vertical):
         with Horizontal():
             yield Tree("solutions", id="sol-tree")
             yield PlotextPlot(id="sol-plot")
+            with VerticalScroll(id="flux-view"):
+                yield Static(id="flux-table")
         yield Label("", id="inspect-status")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -42,11 +50,12 @@ class Inspect(Vertical):
         """Show a complete solution file (the end of any live view)."""
         try:
             table = plots.load(path)
+            fluxes = read_fluxscale(path)
         except (InputError, OSError) as exc:
             self.query_one("#inspect-status", Label).update(f"cannot open: {exc}")
             return
         self.query_one("#table-path", Input).value = path
-        self.table, self.live, self.current = table, False, None
+        self.table, self.fluxes, self.live, self.current = table, fluxes, False, None
         self._rebuild()
         self.query_one("#sol-tree", Tree).focus()
 
@@ -55,7 +64,7 @@ class Inspect(Vertical):
         if not self.live or self.table is None:
             self.table = plots.SolutionFile(f"live: {run}", [], finished.antenna_names,
                                             finished.receptor_names)
-            self.live, self.current = True, None
+            self.live, self.current, self.fluxes = True, None, []
         self.table.solutions.extend(finished.solutions)
         self._rebuild()
 
@@ -71,6 +80,10 @@ class Inspect(Vertical):
             flagged = f" {100 * sol.flags.mean():.0f}% flagged" if sol.flags.any() else ""
             by_type[sol.jones_type].add_leaf(f"{sol.field_name} SPW {sol.spw_id}{flagged}",
                                              data=sol)
+        if self.fluxes:
+            node = tree.root.add("Flux scale", expand=True)
+            for res in self.fluxes:
+                node.add_leaf(f"{res.field} ({res.completeness:.0%} of SPWs)", data=res)
         what = "finished so far" if self.live else "tables"
         self.query_one("#inspect-status", Label).update(
             f"{self.table.path}: {len(sols)} {what}; m: quantity, t: time/freq")
@@ -78,10 +91,23 @@ class Inspect(Vertical):
             self.show(sols[0])
 
     def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
-        if event.node.data is not None:
+        if isinstance(event.node.data, FieldFlux):
+            self.show_flux(event.node.data)
+        elif event.node.data is not None:
             self.show(event.node.data)
 
+    def show_flux(self, res: FieldFlux) -> None:
+        """The flux determination of one transfer field, in place of the plot."""
+        self.query_one("#sol-plot").display = False
+        self.query_one("#flux-view").display = True
+        view = Group(field_table(res, self.table.antenna_names), *qa_lines(res))
+        static = self.query_one("#flux-table", Static)
+        static.styles.width = Console(width=400).measure(view).maximum  # scrolls sideways
+        static.update(view)
+
     def show(self, sol) -> None:
+        self.query_one("#sol-plot").display = True
+        self.query_one("#flux-view").display = False
         self.current = sol
         quantity = self.quantity
         if quantity == "delay" and "delay" not in sol.native:
