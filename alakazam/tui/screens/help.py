@@ -10,7 +10,8 @@ from textual.widgets import Markdown
 HELP = """\
 # ALAKAZAM — keys
 
-**Anywhere**: `1` Browse · `2` Chain · `3` Pre-apply · `4` Apply · `5` Run · `6` Inspect ·
+**Anywhere**: `1` Browse · `2` Chain · `3` Pre-apply · `4` Fluxscale · `5` Apply · `6` Run ·
+`7` Inspect ·
 `ctrl+s` save the session YAML (refused while the engine finds problems) · `r` save and run
 the session (queued after any running one) · `?` this help · `q` quit · `Tab` / `shift+Tab`
 move between inputs
@@ -28,6 +29,11 @@ cursor: Jones type, pre-apply interpolation, phase only, fields (comma-separated
 the form: path, Jones type, field selection (nearest_time, nearest_sky, pinned), interpolation,
 solution field (for pinned)
 
+**Fluxscale** (one row per block): `a` adds a block referencing the chain's first G field and
+transferring its other G fields into `<output>_scaled.h5` · `x` remove · `[` / `]` move · the
+form: reference field and table, transfer fields (comma-separated) and table, output, outlier
+threshold (`amp_outlier_sigma`). Catalogue fluxes are kept as written in the YAML.
+
 **Apply**: target field and output column, then its tables as in Pre-apply; `c` fills the
 tables from the solve chain (each step's table, in order)
 
@@ -38,7 +44,9 @@ Each solution table appears in Inspect as soon as the engine has solved it.
 
 **Inspect**: type a solution file's path and `Enter` (the last run's output opens by itself);
 choose a table in the tree; `m` cycles amplitude / phase / delay, `t` switches time / frequency.
-Flagged solutions are red x.
+Flagged solutions are red x. A file written by fluxscale has a "Flux scale" branch: each
+transfer field shows its scale factors, derived fluxes, spectral index and QA (`Tab` to the
+table, `←`/`→` to scroll it).
 
 Press `Escape` to close.
 """
