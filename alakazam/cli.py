@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="validate against the MS and print the plan without solving")
     run.add_argument("--progress", choices=["bar", "json"], default="bar",
                      help="json: one JSON object per line on stdout (for the TUI and scripts)")
+    run.add_argument("--workers", type=int, default=None,
+                     help="processes solving a step's fields in parallel (default: the cores)")
     run.add_argument("--live-dir", metavar="DIR",
                      help="also write each finished solution table to DIR as a file of its own, "
                           "to inspect it while the run goes on (the TUI's live plots)")
@@ -153,15 +155,19 @@ def _run(args) -> int:
     from alakazam.engine.apply import plan_apply, run_apply
     from alakazam.engine.config import load_config
     from alakazam.engine.fluxscale import run_fluxscale
+    from alakazam.engine.parallel import default_workers
     from alakazam.engine.solve import describe_plan, plan, run_solve
 
     config = load_config(args.config)
+    workers = args.workers or default_workers()
+    if workers < 1:
+        raise InputError(f"--workers {workers}: must be at least 1")
     if args.live_dir and not os.path.isdir(args.live_dir):
         raise InputError(f"--live-dir {args.live_dir}: no such directory")
     if args.dry_run:
         for i, block in enumerate(config.solve):
             meta, steps = plan(block, f"solve[{i}]")
-            print("\n".join(describe_plan(block, meta, steps)))
+            print("\n".join(describe_plan(block, meta, steps, workers)))
         for block in config.fluxscale:
             print(f"fluxscale {block.reference_field} ({block.reference_table}) -> "
                   f"{', '.join(block.transfer_fields)} ({block.transfer_table}) -> "
@@ -192,7 +198,7 @@ def _run(args) -> int:
                     tasks[step] = bar.add_task(f"step {step} {block.steps[step].jones}", total=total)
                 bar.update(tasks[step], completed=done, description=f"step {step} {label}")
 
-            solutions = run_solve(block, f"solve[{i}]", progress, args.live_dir)
+            solutions = run_solve(block, f"solve[{i}]", progress, args.live_dir, workers)
         flagged = sum(int(s.flags.sum()) for s in solutions)
         total = sum(s.flags.size for s in solutions)
         _say(report, event="written", block=f"solve[{i}]", table=block.output,
@@ -306,12 +312,17 @@ def _fluxscale_info(args) -> int:
     return 0
 
 
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                     "NUMBA_NUM_THREADS")
+
 COMMANDS = {"simulate": _simulate, "listobs": _listobs, "run": _run, "info": _info,
             "fluxscale-info": _fluxscale_info,
             "restore-flags": _restore_flags, "demo": _demo, "plot": _plot}
 
 
 def main(argv=None) -> int:
+    for name in _THREAD_VARIABLES:  # one compute thread per process: workers x threads <= cores
+        os.environ.setdefault(name, "1")
     try:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)

@@ -132,7 +132,9 @@ def test_dry_run_prints_the_plan_and_writes_nothing(linear_ms, tmp_path):
                  "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "step 1: G time_interval=60s" in result.stdout
-    assert "field J1407+2827 SPW 1: 60 integrations, 10 time x 1 freq cells" in result.stdout
+    assert "field J1407+2827: tier 1 (read once, kept in RAM)" in result.stdout
+    assert "SPW 1: 60 integrations, 10 time x 1 freq cells" in result.stdout
+    assert "predicted peak memory" in result.stdout
     assert not (tmp_path / "cal.h5").exists()
 
 

@@ -87,8 +87,7 @@ def run_apply(block: ApplyBlock, key: str = "apply[0]", progress=None) -> dict:
                                             times, meta.spws[vb.spw_id].freqs, len(meta.antennas))
                 if block.apply_parang:
                     jones = jones @ _parang(meta, fld, times)[:, None]
-                corrected[rows] = correct(part, "DATA", jones, jflags, tslot)
-                vb.flag[rows] = part.flag
+                corrected[rows], _, vb.flag[rows] = correct(part, "DATA", jones, jflags, tslot)
             newly_flagged += int((vb.flag & ~before).sum())
             samples += vb.flag.size
             _write(tab, meta, vb, block.output_col, corrected)
@@ -104,7 +103,7 @@ def _subblock(vb, rows):
     """The rows `rows` of a VisBlock as a VisBlock (copies of the arrays)."""
     return replace(vb, rows=vb.rows[rows], time=vb.time[rows], ant1=vb.ant1[rows],
                    ant2=vb.ant2[rows], field=vb.field[rows], scan=vb.scan[rows],
-                   uvw=vb.uvw[rows], flag=vb.flag[rows], weight=vb.weight[rows].copy(),
+                   uvw=vb.uvw[rows], flag=vb.flag[rows], weight=vb.weight[rows],
                    vis={k: v[rows] for k, v in vb.vis.items()})
 
 

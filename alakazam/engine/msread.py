@@ -20,7 +20,7 @@ from alakazam.engine.selection import Selection
 
 DATA_COLUMNS = ("DATA", "MODEL_DATA", "CORRECTED_DATA")
 _BYTES_PER_SAMPLE = 96  # data, model, flags, weights, corrected copies and 2x2 expansions
-_DENSE_READ = 0.5  # read a covering row range when at least this fraction of it is wanted
+_MIN_RUN = 16  # consecutive rows per read below which a reference-table read is used
 
 
 @dataclass
@@ -84,8 +84,9 @@ def block_rows(memory_limit_gb: float, meta: MSMeta) -> int:
 
 def iter_blocks(meta: MSMeta, selection: Selection, columns=("DATA",), max_rows: int = 100_000):
     """Yield VisBlocks of the selected rows in time order: each chunk of whole time slots
-    (at most `max_rows` rows over all SPWs, unless one time slot has more) is read once and
-    yielded as one block per SPW (DATA_DESC_ID), SPWs in ascending order.
+    (at most `max_rows` rows over all SPWs; a time slot with more rows than that is split into
+    chunks of rows) is read once and yielded as one block per SPW (DATA_DESC_ID), SPWs in
+    ascending order.
 
     columns: data columns to read (DATA, MODEL_DATA, CORRECTED_DATA); a column absent from the
     MS is an InputError naming it.
@@ -103,10 +104,9 @@ def iter_blocks(meta: MSMeta, selection: Selection, columns=("DATA",), max_rows:
         rows = _selected_rows(meta, selection, scalars)
         ddid = scalars["DATA_DESC_ID"][rows]
         for chunk in _chunks(scalars["TIME"][rows], max_rows):
-            read = _row_reader(tab, rows[chunk])
             for d in np.unique(ddid[chunk]):
-                part = np.flatnonzero(ddid[chunk] == d)
-                yield _block(read, part, meta, int(d), rows[chunk][part], scalars, columns, tab)
+                part = rows[chunk][ddid[chunk] == d]
+                yield _block(_row_reader(tab, part), meta, int(d), part, scalars, columns, tab)
     finally:
         tab.close()
 
@@ -160,22 +160,39 @@ def _selected_rows(meta, selection, scalars) -> np.ndarray:
     return rows[order]
 
 
+def selected_rows(meta: MSMeta, selection: Selection) -> tuple[np.ndarray, int]:
+    """Row numbers of a selection in reading order, and the most rows in one time slot."""
+    tab = open_table(meta.path)
+    try:
+        if tab.nrows() == 0:
+            return np.zeros(0, np.int64), 0
+        scalars = _scalars(tab)
+    finally:
+        tab.close()
+    rows = _selected_rows(meta, selection, scalars)
+    if len(rows) == 0:
+        return rows, 0
+    _, counts = np.unique(scalars["TIME"][rows], return_counts=True)
+    return rows, int(counts.max())
+
+
 def _chunks(times: np.ndarray, max_rows: int):
-    """Slices of sorted `times` holding whole time slots, each of at most max_rows rows
-    (a single slot larger than that stands alone)."""
+    """Slices of sorted `times` holding whole time slots, each of at most max_rows rows; a
+    single slot larger than that is cut into slices of max_rows rows."""
     starts = np.flatnonzero(np.r_[True, times[1:] != times[:-1]])
     bounds = np.r_[starts, len(times)]
     begin = 0
     while begin < len(times):
-        # the last slot boundary not more than max_rows past begin, but at least one slot
-        limit = np.searchsorted(bounds, begin + max_rows, side="right") - 1
-        end = bounds[max(limit, np.searchsorted(bounds, begin, side="right"))]
-        yield slice(begin, int(end))
-        begin = int(end)
+        # the last slot boundary not more than max_rows past begin
+        end = int(bounds[np.searchsorted(bounds, begin + max_rows, side="right") - 1])
+        if end <= begin:  # the slot at begin alone is too big
+            end = begin + max_rows
+        yield slice(begin, end)
+        begin = end
 
 
-def _block(read, part, meta, ddid, rows, scalars, columns, tab) -> VisBlock:
-    """The block of one DATA_DESC_ID: `part` indexes the rows read by `read`."""
+def _block(read, meta, ddid, rows, scalars, columns, tab) -> VisBlock:
+    """The block of one DATA_DESC_ID: the rows `rows`, read by `read`."""
     pol = meta.polarizations[meta.data_descriptions[ddid].pol_id]
     corr_order = np.argsort(pol.slots)
     canonical = np.array_equal(corr_order, np.arange(len(corr_order)))
@@ -184,43 +201,41 @@ def _block(read, part, meta, ddid, rows, scalars, columns, tab) -> VisBlock:
         values = values if canonical else values[..., corr_order]
         return np.ascontiguousarray(values, dtype=dtype)
 
-    flag = read("FLAG", part)
-    flag |= read("FLAG_ROW", part)[:, None, None]
+    flag = read("FLAG")
+    flag |= read("FLAG_ROW")[:, None, None]
     if "WEIGHT_SPECTRUM" in meta.columns and tab.iscelldefined("WEIGHT_SPECTRUM", int(rows[0])):
-        weight = read("WEIGHT_SPECTRUM", part)
+        weight = read("WEIGHT_SPECTRUM")
     else:  # WEIGHT broadcast over channels
-        weight = np.broadcast_to(read("WEIGHT", part)[:, None, :], flag.shape)
+        weight = np.broadcast_to(read("WEIGHT")[:, None, :], flag.shape)
     block = VisBlock(
         spw_id=meta.data_descriptions[ddid].spw_id, ddid=ddid, slots=tuple(sorted(pol.slots)),
         rows=rows, time=scalars["TIME"][rows], ant1=scalars["ANTENNA1"][rows].astype(np.int32),
         ant2=scalars["ANTENNA2"][rows].astype(np.int32), field=scalars["FIELD_ID"][rows],
-        scan=scalars["SCAN_NUMBER"][rows], uvw=read("UVW", part),
+        scan=scalars["SCAN_NUMBER"][rows], uvw=read("UVW"),
         flag=corr(flag, bool), weight=corr(weight, np.float32),
     )
     for name in columns:
-        block.vis[name] = corr(read(name, part), np.complex64)
+        block.vis[name] = corr(read(name), np.complex64)
     return block
 
 
 def _row_reader(tab, rows):
-    """A function read(column, part) giving the column at rows[part]. Columns are read once per
-    chunk: one contiguous read of the covering row range when the rows fill enough of it (a
-    time-ordered MS), otherwise a reference-table read of exactly the rows."""
-    first, last = int(rows.min()), int(rows.max())
-    span = last - first + 1
-    cache: dict[str, np.ndarray] = {}
-    if len(rows) >= _DENSE_READ * span:
-        index = rows - first
-        load = lambda col: tab.getcol(col, startrow=first, nrow=span)  # noqa: E731
-    else:
-        index = np.arange(len(rows))
+    """A function read(column) giving the column at `rows` (a fresh array). Runs of
+    consecutive row numbers (scans, time slots of one SPW: what a time-ordered MS is made of)
+    are read straight into the output array; a selection scattered into short runs is read
+    through a reference table instead."""
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+    starts = np.r_[0, breaks]
+    ends = np.r_[breaks, len(rows)]
+    if len(starts) > max(1, len(rows) // _MIN_RUN):
         sub = tab.selectrows(rows)
-        load = sub.getcol
+        return sub.getcol
 
-    def read(col, part):
-        """A copy of the column at rows[part] (a view-free array the caller may modify)."""
-        if col not in cache:
-            cache[col] = load(col)
-        return np.take(cache[col], index[part], axis=0)
+    def read(col):
+        first = tab.getcol(col, startrow=int(rows[0]), nrow=1)
+        out = np.empty((len(rows),) + first.shape[1:], dtype=first.dtype)
+        for a, b in zip(starts, ends):
+            tab.getcolnp(col, out[a:b], startrow=int(rows[a]), nrow=int(b - a))
+        return out
 
     return read

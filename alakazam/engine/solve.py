@@ -19,8 +19,8 @@ from alakazam.engine.errors import InputError
 from alakazam.engine.grid import time_cells
 from alakazam.engine.jones import parallactic
 from alakazam.engine.msmeta import MSMeta, read_meta
-from alakazam.engine.msread import (block_rows, from_matrix, iter_blocks, time_slots,
-                                     to_matrix)
+from alakazam.engine.msread import from_matrix, time_slots, to_matrix
+from alakazam.engine.parallel import run_passes
 from alakazam.engine.preapply import ChainTerm, chain_jones, correct
 from alakazam.engine.refant import ref_order, resolve_antennas
 from alakazam.engine.rfi import mad_flags
@@ -29,6 +29,7 @@ from alakazam.engine.solution import Solution
 from alakazam.engine.solvers import REASONS, SOLVERS
 from alakazam.engine.solvers.common import SolveSettings
 from alakazam.engine.store import SolutionWriter, read_solutions
+from alakazam.engine.tiers import BlockSource
 
 @dataclass(frozen=True)
 class Task:
@@ -92,48 +93,93 @@ def plan(block: SolveBlock, key: str = "solve[0]",
     return meta, steps
 
 
-def describe_plan(block: SolveBlock, meta: MSMeta, steps: list[list[Task]]) -> list[str]:
-    """Lines of the --dry-run report: per step, fields, SPWs, cells, memory tier."""
+def describe_plan(block: SolveBlock, meta: MSMeta, steps: list[list[Task]],
+                  workers: int = 1) -> list[str]:
+    """Lines of the --dry-run report: per step, its passes with their memory tier and
+    predicted peak memory, and each task's cells."""
+    source = BlockSource(meta, (block.data_col, block.model_col), block.memory_limit_gb)
     lines = [f"solve {block.ms} -> {block.output} ({meta.basis}, {len(meta.antennas)} antennas)",
-             f"  memory: blocks of up to {block_rows(block.memory_limit_gb, meta)} rows; workers: 1"]
+             f"  memory budget {source.budget / 2**30:.2f} GB; workers: {workers}"]
+    peak = 0
     for i, tasks in enumerate(steps):
         step = block.steps[i]
         before = (["external"] if block.external else []) + [f"step {j}" for j in range(i)]
         lines.append(f"  step {i}: {step.jones} time_interval={step.time_interval.text} "
                      f"freq_interval={step.freq_interval.text} phase_only={step.phase_only} "
                      f"pre-applied: {', '.join(before) or 'nothing'}")
-        for t in tasks:
-            taxis = time_cells(t.times, t.scans_of_time, step.time_interval, meta.integration_time)
-            faxis = SOLVERS[step.jones].freq_axis(meta.spws[t.spw_id], step)
-            lines.append(f"    field {meta.fields[t.field_id].name} SPW {t.spw_id}: "
-                         f"{len(t.times)} integrations, {taxis.n} time x {faxis.n} freq cells")
+        for p in passes(tasks):
+            tp = source.plan(p.selection, book=True)
+            peak = max(peak, tp.peak_bytes)
+            lines.append(f"    field {meta.fields[p.field_id].name}: tier {tp.tier} "
+                         f"({_TIERS[tp.tier]}), blocks of up to {tp.rows_per_block} rows, "
+                         f"predicted peak {tp.peak_bytes / 2**30:.2f} GB")
+            for t in p.tasks:
+                taxis = time_cells(t.times, t.scans_of_time, step.time_interval,
+                                   meta.integration_time)
+                faxis = SOLVERS[step.jones].freq_axis(meta.spws[t.spw_id], step)
+                lines.append(f"      SPW {t.spw_id}: {len(t.times)} integrations, "
+                             f"{taxis.n} time x {faxis.n} freq cells")
+    lines.append(f"  predicted peak memory {peak / 2**30:.2f} GB per process")
     return lines
 
 
+_TIERS = {1: "read once, kept in RAM", 2: "batches of time slots", 3: "slots split into rows"}
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One read of a field's rows for a step: the step's tasks on that field (one per SPW),
+    fed block by block from a single pass over the data."""
+
+    step_index: int
+    field_id: int
+    scans: tuple[int, ...] | None
+    tasks: tuple[Task, ...]
+
+    @property
+    def selection(self) -> Selection:
+        return Selection((self.field_id,), self.scans, tuple(t.spw_id for t in self.tasks))
+
+
+def passes(tasks: list[Task]) -> list[Pass]:
+    """The step's tasks grouped by field and scans, in the order of the tasks."""
+    groups: dict[tuple, list[Task]] = {}
+    for t in tasks:
+        groups.setdefault((t.field_id, t.scans), []).append(t)
+    return [Pass(ts[0].step_index, fid, scans, tuple(ts)) for (fid, scans), ts in groups.items()]
+
+
 def run_solve(block: SolveBlock, key: str = "solve[0]", progress=None,
-              live_dir: str | None = None) -> list[Solution]:
+              live_dir: str | None = None, workers: int = 1) -> list[Solution]:
     """Run every step of `block`, writing its output file; returns the solutions.
 
+    Each step's passes (one per field) run on `workers` forked processes (workers only get a
+    pass index and return solutions; tier-1 data are read first and shared copy-on-write).
     progress(step_index, done, total, label, live) is called after each (field, SPW) task;
     with `live_dir`, each finished table is also written there as a complete file of its own
     (live = its path, else None), so that it can be inspected while the run goes on."""
     meta, steps = plan(block, key)
     chain = [_external_term(ext) for ext in block.external]
+    source = BlockSource(meta, (block.data_col, block.model_col), block.memory_limit_gb)
     solutions = []
     root = {"ms": block.ms, "ref_ant": list(block.ref_ant),
             "antenna_names": list(meta.antennas.names), "feed_basis": meta.basis}
     with SolutionWriter(block.output, root) as writer:
         for i, tasks in enumerate(steps):
             step = block.steps[i]
+            step_passes = passes(tasks)
+            for p in step_passes:
+                source.prefetch(p.selection)
             step_solutions = []
-            for done, task in enumerate(tasks):
-                sol = solve_task(block, meta, task, chain)
+            results = run_passes(lambda p: solve_pass(block, meta, p, chain, source),
+                                 step_passes, workers)
+            for sol in (sol for pass_solutions in results for sol in pass_solutions):
                 writer.write(sol)
                 step_solutions.append(sol)
                 live = _write_live(live_dir, key, i, sol, root) if live_dir else None
                 if progress is not None:
-                    progress(i, done + 1, len(tasks), f"{step.jones} "
-                             f"{meta.fields[task.field_id].name} SPW {task.spw_id}", live)
+                    progress(i, len(step_solutions), len(tasks), f"{step.jones} "
+                             f"{sol.field_name} SPW {sol.spw_id}", live)
             chain.append(ChainTerm(step_solutions, "same_field", step.preapply_time_interp, {
                 "source": "internal", "table": block.output, "step": i, "jones": step.jones,
                 "fields": sorted({s.field_name for s in step_solutions}),
@@ -162,32 +208,43 @@ def _external_term(ext) -> ChainTerm:
         solution_field=ext.solution_field)
 
 
-def solve_task(block: SolveBlock, meta: MSMeta, task: Task, chain: list[ChainTerm]) -> Solution:
-    """Read, pre-apply, flag, accumulate and solve one step for one field and SPW."""
-    step, spw = task.step, meta.spws[task.spw_id]
-    fld = meta.fields[task.field_id]
-    solver = SOLVERS[step.jones]
-    taxis = time_cells(task.times, task.scans_of_time, step.time_interval, meta.integration_time)
-    faxis = solver.freq_axis(spw, step)
-    n_ant = len(meta.antennas)
-    stats = CellStats.zeros(taxis.n, faxis.n, n_ant)
-    selection = Selection((task.field_id,), task.scans, (task.spw_id,))
-    for vb in iter_blocks(meta, selection, (block.data_col, block.model_col),
-                          block_rows(block.memory_limit_gb, meta)):
+def solve_pass(block: SolveBlock, meta: MSMeta, p: Pass, chain: list[ChainTerm],
+               source: BlockSource) -> list[Solution]:
+    """Read the pass's rows once (all its SPWs), pre-apply, flag and accumulate each SPW's
+    blocks into its task's cells; solve each task."""
+    fld = meta.fields[p.field_id]
+    step = p.tasks[0].step
+    by_spw = {}
+    for task in p.tasks:
+        taxis = time_cells(task.times, task.scans_of_time, step.time_interval,
+                           meta.integration_time)
+        faxis = SOLVERS[step.jones].freq_axis(meta.spws[task.spw_id], step)
+        by_spw[task.spw_id] = (task, taxis, faxis,
+                               CellStats.zeros(taxis.n, faxis.n, len(meta.antennas)))
+    for vb in source.blocks(p.selection):
+        task, taxis, faxis, stats = by_spw[vb.spw_id]
         times, tslot = vb.time_slots()
         tcell = taxis.index[np.searchsorted(task.times, times)][tslot]
-        data = vb.vis[block.data_col]
+        data, weight, flag = vb.vis[block.data_col], vb.weight, vb.flag  # shared: read only
         if chain:
             jones, jflags = chain_jones(chain, task.spw_id, fld.name, fld.ra, fld.dec, times,
-                                        spw.freqs, n_ant)
-            data = correct(vb, block.data_col, jones, jflags, tslot)
+                                        meta.spws[task.spw_id].freqs, len(meta.antennas))
+            data, weight, flag = correct(vb, block.data_col, jones, jflags, tslot)
         model = vb.vis[block.model_col]
         if block.apply_parang:
             model = _rotate_model(meta, fld, vb, times, tslot, model)
         hands = [vb.slots.index(0), vb.slots.index(3)]
-        rfi = mad_flags(data, model, vb.flag, vb.ant1, vb.ant2, hands, block.rfi_threshold)
-        stats.add(data, model, vb.weight, vb.flag, rfi, tcell, faxis.index, vb.ant1, vb.ant2,
-                  hands)
+        rfi = mad_flags(data, model, flag, vb.ant1, vb.ant2, hands, block.rfi_threshold)
+        stats.add(data, model, weight, flag, rfi, tcell, faxis.index, vb.ant1, vb.ant2, hands)
+    return [_solve_cells(block, meta, chain, *by_spw[t.spw_id]) for t in p.tasks]
+
+
+def _solve_cells(block: SolveBlock, meta: MSMeta, chain: list[ChainTerm], task: Task, taxis,
+                 faxis, stats: CellStats) -> Solution:
+    """Solve one task's accumulated cells and attach its provenance."""
+    step, spw = task.step, meta.spws[task.spw_id]
+    fld = meta.fields[task.field_id]
+    solver = SOLVERS[step.jones]
     counts = stats.n.sum(axis=(0, 1, 2, 4))
     with_data = int((counts > 0).sum())
     settings = SolveSettings(step.phase_only, step.min_snr, block.max_iter, block.tol,
@@ -210,11 +267,13 @@ def solve_task(block: SolveBlock, meta: MSMeta, task: Task, chain: list[ChainTer
 
 
 def _rotate_model(meta, fld, vb, times, tslot, model) -> np.ndarray:
-    """P_p M P_q^H: the model seen by feeds turned by the parallactic (and receptor) angle."""
+    """P_p M P_q^H (a new array): the model seen by feeds turned by the parallactic (and
+    receptor) angle."""
     chi = geometry.parallactic_angles(times, fld.ra, fld.dec, meta.antennas.positions)
     chi = chi + meta.receptor_angles[None, :, 0]
     pj = parallactic(chi, meta.basis)[:, None]  # (n_T, 1, n_ant, 2, 2)
     pj = np.ascontiguousarray(np.broadcast_to(pj, (len(times), model.shape[1]) + pj.shape[2:]))
     mat = to_matrix(model, vb.slots)
-    rime.sandwich(pj, mat, tslot, vb.ant1, vb.ant2, mat)
-    return from_matrix(mat, vb.slots)
+    out = np.empty_like(mat)
+    rime.sandwich(pj, mat, tslot, vb.ant1, vb.ant2, out)
+    return from_matrix(out, vb.slots)
