@@ -234,7 +234,7 @@ def solve_pass(block: SolveBlock, meta: MSMeta, p: Pass, chain: list[ChainTerm],
         if block.apply_parang:
             model = _rotate_model(meta, fld, vb, times, tslot, model)
         hands = [vb.slots.index(0), vb.slots.index(3)]
-        rfi = mad_flags(data, model, flag, vb.ant1, vb.ant2, hands, block.rfi_threshold)
+        rfi = mad_flags(data, model, flag, hands, block.rfi_threshold)
         stats.add(data, model, weight, flag, rfi, tcell, faxis.index, vb.ant1, vb.ant2, hands)
     return [_solve_cells(block, meta, chain, *by_spw[t.spw_id]) for t in p.tasks]
 
