@@ -75,22 +75,22 @@ def run_apply(block: ApplyBlock, key: str = "apply[0]", progress=None) -> dict:
     tab = open_table(block.ms, readonly=False)
     try:
         n_rows = block_rows(block.memory_limit_gb, meta)
-        for vb in iter_blocks(meta, selection, ("DATA",), n_rows):
-            before = vb.flag.copy()
-            corrected = np.empty(vb.vis["DATA"].shape, np.complex128)
-            for fid in np.unique(vb.field):
-                rows = np.flatnonzero(vb.field == fid)
+        for vb in iter_blocks(meta, selection, ("DATA",), n_rows, weights=False):
+            corrected = np.empty_like(vb.vis["DATA"])
+            flag = np.empty_like(vb.flag)
+            for rows in _field_runs(vb.field):  # rows are time-ordered: a field is a run
                 part = _subblock(vb, rows)
                 times, tslot = part.time_slots()
-                fld = meta.fields[fid]
+                fld = meta.fields[int(vb.field[rows.start])]
                 jones, jflags = chain_jones(terms, spw_map[vb.spw_id], fld.name, fld.ra, fld.dec,
                                             times, meta.spws[vb.spw_id].freqs, len(meta.antennas))
                 if block.apply_parang:
                     jones = jones @ _parang(meta, fld, times)[:, None]
-                corrected[rows], _, vb.flag[rows] = correct(part, "DATA", jones, jflags, tslot)
-            newly_flagged += int((vb.flag & ~before).sum())
-            samples += vb.flag.size
-            _write(tab, meta, vb, block.output_col, corrected)
+                corrected[rows], _, flag[rows] = correct(part, "DATA", jones, jflags, tslot,
+                                                         weights=False)
+            newly_flagged += int(np.count_nonzero(flag) - np.count_nonzero(vb.flag))
+            samples += flag.size
+            _write(tab, meta, vb.rows, vb.ddid, {block.output_col: corrected, "FLAG": flag})
             done += vb.n_row
             if progress is not None:
                 progress(done, total)
@@ -99,8 +99,14 @@ def run_apply(block: ApplyBlock, key: str = "apply[0]", progress=None) -> dict:
     return {"rows": done, "samples": samples, "flagged_by_solutions": newly_flagged}
 
 
-def _subblock(vb, rows):
-    """The rows `rows` of a VisBlock as a VisBlock (copies of the arrays)."""
+def _field_runs(field: np.ndarray) -> list[slice]:
+    """Slices of the runs of equal values in `field` (n_row,)."""
+    breaks = np.flatnonzero(field[1:] != field[:-1]) + 1
+    return [slice(int(a), int(b)) for a, b in zip(np.r_[0, breaks], np.r_[breaks, len(field)])]
+
+
+def _subblock(vb, rows: slice):
+    """The rows `rows` of a VisBlock as a VisBlock (views of the arrays)."""
     return replace(vb, rows=vb.rows[rows], time=vb.time[rows], ant1=vb.ant1[rows],
                    ant2=vb.ant2[rows], field=vb.field[rows], scan=vb.scan[rows],
                    uvw=vb.uvw[rows], flag=vb.flag[rows], weight=vb.weight[rows],
@@ -113,22 +119,20 @@ def _parang(meta: MSMeta, fld, times) -> np.ndarray:
     return parallactic(chi + meta.receptor_angles[None, :, 0], meta.basis)
 
 
-def _write(tab, meta, vb, column, corrected) -> None:
-    """Write corrected visibilities and the flags of a block back in the MS's correlation
-    order (rows in ascending order, one contiguous put where possible)."""
-    pol = meta.polarizations[meta.data_descriptions[vb.ddid].pol_id]
+def _write(tab, meta, rows, ddid, values: dict) -> None:
+    """Write columns {name: (n_row, n_chan, n_corr) in canonical correlation order} of the
+    rows `rows` back in the MS's correlation order, one put per run of consecutive rows."""
+    pol = meta.polarizations[meta.data_descriptions[ddid].pol_id]
     to_ms = np.argsort(np.argsort(pol.slots))  # canonical position of each stored correlation
-    order = np.argsort(vb.rows)
-    rows = vb.rows[order]
-    values = {column: corrected[order][..., to_ms].astype(np.complex64),
-              "FLAG": vb.flag[order][..., to_ms]}
-    if rows[-1] - rows[0] + 1 == len(rows):
+    if not np.array_equal(to_ms, np.arange(len(to_ms))):
+        values = {k: np.ascontiguousarray(v[..., to_ms]) for k, v in values.items()}
+    if np.any(np.diff(rows) <= 0):  # not ascending: sort (a run needs ascending rows)
+        order = np.argsort(rows)
+        rows, values = rows[order], {k: v[order] for k, v in values.items()}
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+    for a, b in zip(np.r_[0, breaks], np.r_[breaks, len(rows)]):
         for col, val in values.items():
-            tab.putcol(col, val, startrow=int(rows[0]), nrow=len(rows))
-    else:
-        sub = tab.selectrows(rows)
-        for col, val in values.items():
-            sub.putcol(col, val)
+            tab.putcol(col, val[a:b], startrow=int(rows[a]), nrow=int(b - a))
 
 
 def _ensure_column(ms: str, column: str) -> None:

@@ -82,14 +82,16 @@ def block_rows(memory_limit_gb: float, meta: MSMeta) -> int:
     return int(np.clip(limit / per_row, 1000, 200_000))
 
 
-def iter_blocks(meta: MSMeta, selection: Selection, columns=("DATA",), max_rows: int = 100_000):
+def iter_blocks(meta: MSMeta, selection: Selection, columns=("DATA",), max_rows: int = 100_000,
+                weights: bool = True):
     """Yield VisBlocks of the selected rows in time order: each chunk of whole time slots
     (at most `max_rows` rows over all SPWs; a time slot with more rows than that is split into
     chunks of rows) is read once and yielded as one block per SPW (DATA_DESC_ID), SPWs in
     ascending order.
 
     columns: data columns to read (DATA, MODEL_DATA, CORRECTED_DATA); a column absent from the
-    MS is an InputError naming it.
+    MS is an InputError naming it. weights False: WEIGHT(_SPECTRUM) is not read and the
+    blocks' weights are a read-only view of ones (for jobs that do not use them, as apply).
     """
     for name in columns:
         if name not in meta.columns:
@@ -106,7 +108,8 @@ def iter_blocks(meta: MSMeta, selection: Selection, columns=("DATA",), max_rows:
         for chunk in _chunks(scalars["TIME"][rows], max_rows):
             for d in np.unique(ddid[chunk]):
                 part = rows[chunk][ddid[chunk] == d]
-                yield _block(_row_reader(tab, part), meta, int(d), part, scalars, columns, tab)
+                yield _block(_row_reader(tab, part), meta, int(d), part, scalars, columns, tab,
+                             weights)
     finally:
         tab.close()
 
@@ -191,7 +194,7 @@ def _chunks(times: np.ndarray, max_rows: int):
         begin = end
 
 
-def _block(read, meta, ddid, rows, scalars, columns, tab) -> VisBlock:
+def _block(read, meta, ddid, rows, scalars, columns, tab, weights) -> VisBlock:
     """The block of one DATA_DESC_ID: the rows `rows`, read by `read`."""
     pol = meta.polarizations[meta.data_descriptions[ddid].pol_id]
     corr_order = np.argsort(pol.slots)
@@ -203,7 +206,9 @@ def _block(read, meta, ddid, rows, scalars, columns, tab) -> VisBlock:
 
     flag = read("FLAG")
     flag |= read("FLAG_ROW")[:, None, None]
-    if "WEIGHT_SPECTRUM" in meta.columns and tab.iscelldefined("WEIGHT_SPECTRUM", int(rows[0])):
+    if not weights:
+        weight = np.broadcast_to(np.ones(1, np.float32), flag.shape)
+    elif "WEIGHT_SPECTRUM" in meta.columns and tab.iscelldefined("WEIGHT_SPECTRUM", int(rows[0])):
         weight = read("WEIGHT_SPECTRUM")
     else:  # WEIGHT broadcast over channels
         weight = np.broadcast_to(read("WEIGHT")[:, None, :], flag.shape)
@@ -212,7 +217,7 @@ def _block(read, meta, ddid, rows, scalars, columns, tab) -> VisBlock:
         rows=rows, time=scalars["TIME"][rows], ant1=scalars["ANTENNA1"][rows].astype(np.int32),
         ant2=scalars["ANTENNA2"][rows].astype(np.int32), field=scalars["FIELD_ID"][rows],
         scan=scalars["SCAN_NUMBER"][rows], uvw=read("UVW"),
-        flag=corr(flag, bool), weight=corr(weight, np.float32),
+        flag=corr(flag, bool), weight=corr(weight, np.float32) if weights else weight,
     )
     for name in columns:
         block.vis[name] = corr(read(name), np.complex64)

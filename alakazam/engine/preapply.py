@@ -101,19 +101,22 @@ def chain_jones(terms: list[ChainTerm], spw_id: int, field_name: str, ra: float,
 
 
 def correct(block: VisBlock, column: str, jones: np.ndarray, jflags: np.ndarray,
-            tslot: np.ndarray):
+            tslot: np.ndarray, weights: bool = True):
     """J_p^-1 V J_q^-H of `column`: (vis (n_row, n_chan, n_corr) complex, weight, flag), new
     arrays (the block itself is not modified: it may be shared). Weights are rescaled by the
-    correction; samples under flagged or singular Jones are flagged. jones, jflags: the chain
-    at the block's distinct times (indexed by tslot (n_row,)) and its channels."""
+    correction (None when `weights` is False); samples under flagged or singular Jones are
+    flagged. jones, jflags: the chain at the block's distinct times (indexed by tslot
+    (n_row,)) and its channels."""
     bad = jflags | (np.abs(np.linalg.det(jones)) < 1e-12)
     safe = np.where(bad[..., None, None], np.eye(2), jones)
     inverse = np.linalg.inv(safe)
     vis = to_matrix(block.vis[column], block.slots)
     out = np.empty_like(vis)
     rime.sandwich(inverse, vis, tslot, block.ant1, block.ant2, out)
-    weight = np.array(block.weight, dtype=np.float32)
-    rime.scale_weights(safe, weight, tslot, block.ant1, block.ant2,
-                       np.asarray(block.slots, np.int64))
+    weight = None
+    if weights:
+        weight = np.array(block.weight, dtype=np.float32)
+        rime.scale_weights(safe, weight, tslot, block.ant1, block.ant2,
+                           np.asarray(block.slots, np.int64))
     flag = block.flag | (bad[tslot, :, block.ant1] | bad[tslot, :, block.ant2])[:, :, None]
     return from_matrix(out, block.slots), weight, flag
