@@ -10,6 +10,7 @@ import sys
 
 from alakazam import __version__
 from alakazam.engine.errors import InputError
+from alakazam.engine.parallel import configure_process
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 
@@ -312,17 +313,13 @@ def _fluxscale_info(args) -> int:
     return 0
 
 
-_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                     "NUMBA_NUM_THREADS")
-
 COMMANDS = {"simulate": _simulate, "listobs": _listobs, "run": _run, "info": _info,
             "fluxscale-info": _fluxscale_info,
             "restore-flags": _restore_flags, "demo": _demo, "plot": _plot}
 
 
 def main(argv=None) -> int:
-    for name in _THREAD_VARIABLES:  # one compute thread per process: workers x threads <= cores
-        os.environ.setdefault(name, "1")
+    configure_process()
     try:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)

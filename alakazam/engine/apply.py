@@ -3,7 +3,7 @@
 For each time-ordered block of the target rows, every table's Jones matrices are picked by
 its field-selection rule, interpolated at the block's times and channels (interp.py, the same
 module the solve chain uses) and multiplied in chain order (then the parallactic rotation when
-apply_parang); the data are corrected by the numba sandwich kernel and written to output_col.
+apply_parang); the data are corrected by a numba kernel and written to output_col.
 Samples under flagged or singular Jones matrices are flagged, never divided by zero. DATA is
 never written; FLAG is saved as a flag version before its first change, so a run can be undone
 (`alakazam restore-flags`) and re-run: it reads DATA only, so a re-run gives the same result.
@@ -86,8 +86,8 @@ def run_apply(block: ApplyBlock, key: str = "apply[0]", progress=None) -> dict:
                                             times, meta.spws[vb.spw_id].freqs, len(meta.antennas))
                 if block.apply_parang:
                     jones = jones @ _parang(meta, fld, times)[:, None]
-                corrected[rows], _, flag[rows] = correct(part, "DATA", jones, jflags, tslot,
-                                                         weights=False)
+                correct(part, "DATA", jones, jflags, tslot, weights=False,
+                        out=(corrected[rows], flag[rows]))
             newly_flagged += int(np.count_nonzero(flag) - np.count_nonzero(vb.flag))
             samples += flag.size
             _write(tab, meta, vb.rows, vb.ddid, {block.output_col: corrected, "FLAG": flag})

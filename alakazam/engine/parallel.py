@@ -3,8 +3,8 @@
 The parent holds everything a pass needs (the config, the MS metadata, the chain so far and
 the tier-1 data); after fork a worker receives only the index of its pass and returns only its
 solutions. Workers ignore SIGINT: Ctrl-C reaches the parent, whose pool then terminates them,
-so no process outlives the run. Numba and BLAS use one thread per process (cli.py sets it for
-the whole process tree), so workers x threads <= cores.
+so no process outlives the run. Numba and BLAS use one thread per process (configure_process,
+called first by the CLI, sets it for the whole process tree), so workers x threads <= cores.
 """
 
 from __future__ import annotations
@@ -13,7 +13,16 @@ import multiprocessing
 import os
 import signal
 
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                     "NUMBA_NUM_THREADS")
 _JOB: tuple | None = None  # (function, items) of the running map, inherited by the workers
+
+
+def configure_process() -> None:
+    """Set up this process (before numba or numpy is imported) for the engine: one compute
+    thread per process, so that workers x threads <= cores."""
+    for name in _THREAD_VARIABLES:
+        os.environ.setdefault(name, "1")
 
 
 def default_workers() -> int:

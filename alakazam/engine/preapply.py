@@ -16,7 +16,7 @@ import numpy as np
 from alakazam.engine import rime
 from alakazam.engine.errors import InputError
 from alakazam.engine.interp import interpolate
-from alakazam.engine.msread import VisBlock, from_matrix, to_matrix
+from alakazam.engine.msread import VisBlock
 from alakazam.engine.solution import Solution
 
 
@@ -95,28 +95,26 @@ def chain_jones(terms: list[ChainTerm], spw_id: int, field_name: str, ra: float,
             raise InputError(f"{term.provenance.get('table', 'chain')}: solutions for "
                              f"{sol.n_ant} antennas, the MS has {n_ant}")
         j, f = interpolate(sol, times, freqs, term.time_interp)
-        jones = jones @ j
+        rime.multiply(jones, j, jones)
         flags |= f
     return jones, flags
 
 
 def correct(block: VisBlock, column: str, jones: np.ndarray, jflags: np.ndarray,
-            tslot: np.ndarray, weights: bool = True):
+            tslot: np.ndarray, weights: bool = True, out: tuple | None = None):
     """J_p^-1 V J_q^-H of `column`: (vis (n_row, n_chan, n_corr) complex, weight, flag), new
-    arrays (the block itself is not modified: it may be shared). Weights are rescaled by the
-    correction (None when `weights` is False); samples under flagged or singular Jones are
-    flagged. jones, jflags: the chain at the block's distinct times (indexed by tslot
-    (n_row,)) and its channels."""
-    bad = jflags | (np.abs(np.linalg.det(jones)) < 1e-12)
-    safe = np.where(bad[..., None, None], np.eye(2), jones)
-    inverse = np.linalg.inv(safe)
-    vis = to_matrix(block.vis[column], block.slots)
-    out = np.empty_like(vis)
-    rime.sandwich(inverse, vis, tslot, block.ant1, block.ant2, out)
+    arrays or the given `out` (vis, flag) (the block itself is not modified: it may be
+    shared). Weights are rescaled by the correction (None when `weights` is False); samples
+    under flagged or singular Jones are flagged. jones, jflags: the chain at the block's
+    distinct times (indexed by tslot (n_row,)) and its channels."""
+    inverse, bad = rime.invert(jones, jflags)
+    vis, flag = out if out is not None else (np.empty_like(block.vis[column]),
+                                             np.empty_like(block.flag))
+    slots = np.asarray(block.slots, np.int64)
+    rime.correct_rows(inverse, bad, block.vis[column], block.flag, slots, tslot, block.ant1,
+                      block.ant2, vis, flag)
     weight = None
     if weights:
         weight = np.array(block.weight, dtype=np.float32)
-        rime.scale_weights(safe, weight, tslot, block.ant1, block.ant2,
-                           np.asarray(block.slots, np.int64))
-    flag = block.flag | (bad[tslot, :, block.ant1] | bad[tslot, :, block.ant2])[:, :, None]
-    return from_matrix(out, block.slots), weight, flag
+        rime.scale_weights(jones, bad, weight, tslot, block.ant1, block.ant2, slots)
+    return vis, weight, flag
