@@ -158,6 +158,7 @@ def _run(args) -> int:
     from alakazam.engine.fluxscale import run_fluxscale
     from alakazam.engine.parallel import default_workers
     from alakazam.engine.solve import describe_plan, plan, run_solve
+    from alakazam.engine.tiers import apply_plan
 
     config = load_config(args.config)
     workers = args.workers or default_workers()
@@ -183,8 +184,10 @@ def _run(args) -> int:
             names = ", ".join(meta.fields[f].name for f in sel.field_ids)
             chain = " -> ".join(f"{t.provenance['jones']} ({t.provenance['table']}, "
                                 f"{t.field_select}, {t.time_interp})" for t in terms)
+            rows, peak = apply_plan(meta, block.memory_limit_gb)
             print(f"apply {block.ms} fields {names} SPWs {sorted(spw_map)} -> "
-                  f"{block.output_col}: {chain}")
+                  f"{block.output_col}: {chain}\n  blocks of {rows} rows (read, corrected and "
+                  f"written overlapped), predicted peak memory {peak / 2**30:.2f} GB")
         return 0
     report = _json_report if args.progress == "json" else None
     for i, block in enumerate(config.solve):
@@ -318,6 +321,18 @@ COMMANDS = {"simulate": _simulate, "listobs": _listobs, "run": _run, "info": _in
             "restore-flags": _restore_flags, "demo": _demo, "plot": _plot}
 
 
+def _caused_by_interrupt(exc: BaseException | None) -> bool:
+    """Whether a KeyboardInterrupt is in the chain of causes of `exc` (numba's dispatcher
+    turns one raised inside its callbacks into a SystemError)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def main(argv=None) -> int:
     configure_process()
     try:
@@ -327,6 +342,11 @@ def main(argv=None) -> int:
         print(f"alakazam: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
+        print("alakazam: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except SystemError as exc:  # Ctrl-C landing in a Python call made from compiled code
+        if not _caused_by_interrupt(exc):
+            raise
         print("alakazam: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # the reader of our output went away (e.g. `| head`)

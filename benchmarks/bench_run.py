@@ -7,9 +7,11 @@ taken, every job a process of its own:
   (b) `alakazam run` of K (inf) + G (every integration) on the two calibrators;
   (c) `alakazam run` applying K + G to every field into CORRECTED_DATA, against its floor:
       a getcol of DATA plus a putcol of CORRECTED_DATA for all rows;
-  (d) the peak memory of each (the sum of RSS over the process and its workers, sampled every
-      20 ms) and the `--dry-run` prediction;
-  (e) the numba compile time of a first run (an empty kernel cache) over a warm one.
+  (d) the peak memory of each (the proportional set size summed over the process and its
+      workers, so that pages a forked worker shares with its parent count once; sampled every
+      20 ms) and the `--dry-run` predictions;
+  (e) the numba compile time of a first run (an empty kernel cache) over a warm one;
+  (f) the fixed start-up of a run: a `--dry-run` (imports, MS metadata, plan).
 
     python benchmarks/bench_run.py [--ms bench10.ms] [--repeat 3] [--workers N]
 """
@@ -42,7 +44,7 @@ with tables.table({ms!r}, readonly=False, ack=False) as t:
 
 
 def measure(cmd: list[str], env=None) -> tuple[float, float]:
-    """(wall seconds, peak GB of RSS summed over the process tree) of one run."""
+    """(wall seconds, peak GB of PSS summed over the process tree) of one run."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     root = psutil.Process(proc.pid)
@@ -50,7 +52,7 @@ def measure(cmd: list[str], env=None) -> tuple[float, float]:
     while proc.poll() is None:
         try:
             procs = [root, *root.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in procs))
+            peak = max(peak, sum(p.memory_full_info().pss for p in procs))
         except psutil.Error:
             pass
         time.sleep(0.02)
@@ -99,22 +101,25 @@ def main():
         first, _ = measure(solve, {**os.environ, "NUMBA_CACHE_DIR": cold})
     subprocess.run(apply, check=True, capture_output=True)  # warm caches, CORRECTED_DATA made
     warm, _ = measure(solve)
-    dry = subprocess.run([*solve, "--dry-run"], capture_output=True, text=True, check=True)
-    predicted = float(re.search(r"predicted peak memory ([0-9.]+) GB", dry.stdout).group(1))
+    predicted = [float(re.search(r"predicted peak memory ([0-9.]+) GB", subprocess.run(
+        [*cmd, "--dry-run"], capture_output=True, text=True, check=True).stdout).group(1))
+        for cmd in (solve, apply)]
 
     n = args.repeat
     t_read, m_read = median_of(n, [python, "-c", FLOOR_READ.format(ms=ms)])
     t_solve, m_solve = median_of(n, solve)
     t_rw, m_rw = median_of(n, [python, "-c", FLOOR_READ_WRITE.format(ms=ms)])
     t_apply, m_apply = median_of(n, apply)
+    t_start, _ = median_of(n, [*solve, "--dry-run"])
     print(f"read floor (DATA, MODEL_DATA, FLAG, WEIGHT): {t_read:.2f} s, {m_read:.2f} GB")
     print(f"solve K (inf) + G (int), 2 calibrators: {t_solve:.2f} s = {t_solve / t_read:.2f} x "
-          f"read floor; peak {m_solve:.2f} GB (dry-run predicted {predicted:.2f} GB per process)")
+          f"read floor; peak {m_solve:.2f} GB (dry-run predicted {predicted[0]:.2f} GB)")
     print(f"read+write floor (DATA -> CORRECTED_DATA): {t_rw:.2f} s, {m_rw:.2f} GB")
     print(f"apply K + G, all fields: {t_apply:.2f} s = {t_apply / t_rw:.2f} x read+write floor; "
-          f"peak {m_apply:.2f} GB")
+          f"peak {m_apply:.2f} GB (dry-run predicted {predicted[1]:.2f} GB)")
     print(f"numba compilation in a first run: {first - warm:.1f} s ({first:.1f} s cold, "
           f"{warm:.1f} s warm)")
+    print(f"start-up of a run (--dry-run: imports, MS metadata, plan): {t_start:.2f} s")
 
 
 if __name__ == "__main__":

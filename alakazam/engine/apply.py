@@ -11,6 +11,7 @@ never written; FLAG is saved as a flag version before its first change, so a run
 
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import replace
 
 import numpy as np
@@ -21,10 +22,12 @@ from alakazam.engine.config import ApplyBlock
 from alakazam.engine.errors import InputError
 from alakazam.engine.jones import parallactic
 from alakazam.engine.msmeta import MSMeta, open_table, read_meta
-from alakazam.engine.msread import block_rows, iter_blocks
+from alakazam.engine.msread import iter_blocks
+from alakazam.engine.parallel import Writer, prefetched
 from alakazam.engine.preapply import ChainTerm, chain_jones, correct
 from alakazam.engine.selection import Selection, resolve_fields, resolve_scans, resolve_spws
 from alakazam.engine.store import read_solutions
+from alakazam.engine.tiers import apply_plan
 
 _COPY_CHUNK = 50_000
 
@@ -66,37 +69,53 @@ def plan_apply(block: ApplyBlock, key: str = "apply[0]"):
 
 def run_apply(block: ApplyBlock, key: str = "apply[0]", progress=None) -> dict:
     """Apply the chain; returns counts {rows, samples, flagged_by_solutions}.
-    progress(done_rows, total_rows) after each block."""
+    progress(done_rows, total_rows) after each block is written. Reading the next block,
+    correcting this one and writing the previous one overlap (parallel.py)."""
     meta, selection, terms, spw_map = plan_apply(block, key)
     _ensure_column(block.ms, block.output_col)
     flagversions.save(block.ms, f"before_apply_{block.output_col}")
     total = sum(meta.fields[f].n_rows for f in selection.field_ids)
-    done = newly_flagged = samples = 0
+    counts = {"rows": 0, "samples": 0, "flagged_by_solutions": 0}
+
+    def write(vb, corrected, flag):
+        _write(tab, meta, vb.rows, vb.ddid, {block.output_col: corrected, "FLAG": flag})
+        counts["rows"] += vb.n_row
+        if progress is not None:
+            progress(counts["rows"], total)
+
+    n_rows, _ = apply_plan(meta, block.memory_limit_gb)
     tab = open_table(block.ms, readonly=False)
     try:
-        n_rows = block_rows(block.memory_limit_gb, meta)
-        for vb in iter_blocks(meta, selection, ("DATA",), n_rows, weights=False):
-            corrected = np.empty_like(vb.vis["DATA"])
-            flag = np.empty_like(vb.flag)
-            for rows in _field_runs(vb.field):  # rows are time-ordered: a field is a run
-                part = _subblock(vb, rows)
-                times, tslot = part.time_slots()
-                fld = meta.fields[int(vb.field[rows.start])]
-                jones, jflags = chain_jones(terms, spw_map[vb.spw_id], fld.name, fld.ra, fld.dec,
-                                            times, meta.spws[vb.spw_id].freqs, len(meta.antennas))
-                if block.apply_parang:
-                    jones = jones @ _parang(meta, fld, times)[:, None]
-                correct(part, "DATA", jones, jflags, tslot, weights=False,
-                        out=(corrected[rows], flag[rows]))
-            newly_flagged += int(np.count_nonzero(flag) - np.count_nonzero(vb.flag))
-            samples += flag.size
-            _write(tab, meta, vb.rows, vb.ddid, {block.output_col: corrected, "FLAG": flag})
-            done += vb.n_row
-            if progress is not None:
-                progress(done, total)
+        with closing(prefetched(iter_blocks(meta, selection, ("DATA",), n_rows,
+                                            weights=False))) as blocks, Writer() as writer:
+            for vb in blocks:
+                corrected, flag = _correct_block(block, meta, terms, spw_map, vb)
+                counts["flagged_by_solutions"] += int(np.count_nonzero(flag)
+                                                      - np.count_nonzero(vb.flag))
+                counts["samples"] += flag.size
+                writer.submit(write, vb, corrected, flag)
     finally:
         tab.close()
-    return {"rows": done, "samples": samples, "flagged_by_solutions": newly_flagged}
+    return counts
+
+
+def _correct_block(block: ApplyBlock, meta: MSMeta, terms: list[ChainTerm], spw_map: dict,
+                   vb) -> tuple[np.ndarray, np.ndarray]:
+    """The corrected DATA (n_row, n_chan, n_corr) complex64 and FLAG of one block, each
+    field's rows with that field's chain."""
+    corrected = np.empty_like(vb.vis["DATA"])
+    flag = np.empty_like(vb.flag)
+    for rows in _field_runs(vb.field):  # rows are time-ordered: a field is a run
+        part = _subblock(vb, rows)
+        times, tslot = part.time_slots()
+        fld = meta.fields[int(vb.field[rows.start])]
+        jones, jflags = chain_jones(terms, spw_map[vb.spw_id], fld.name, fld.ra, fld.dec,
+                                    times, meta.spws[vb.spw_id].freqs, len(meta.antennas))
+        if block.apply_parang:
+            jones = jones @ _parang(meta, fld, times)[:, None]
+        correct(part, "DATA", jones, jflags, tslot, weights=False,
+                out=(corrected[rows], flag[rows]))
+    return corrected, flag
 
 
 def _field_runs(field: np.ndarray) -> list[slice]:

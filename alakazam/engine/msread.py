@@ -12,14 +12,12 @@ import os
 from dataclasses import dataclass, field
 
 import numpy as np
-import psutil
 
 from alakazam.engine.errors import InputError
 from alakazam.engine.msmeta import MSMeta, open_table
 from alakazam.engine.selection import Selection
 
 DATA_COLUMNS = ("DATA", "MODEL_DATA", "CORRECTED_DATA")
-_BYTES_PER_SAMPLE = 96  # data, model, flags, weights, corrected copies and 2x2 expansions
 _MIN_RUN = 16  # consecutive rows per read below which a reference-table read is used
 
 
@@ -73,13 +71,6 @@ def from_matrix(mat: np.ndarray, slots) -> np.ndarray:
     if tuple(slots) == (0, 1, 2, 3):
         return flat
     return np.take(flat, list(slots), axis=-1)
-
-
-def block_rows(memory_limit_gb: float, meta: MSMeta) -> int:
-    """Rows per block for a memory limit in GB (0: half the available RAM)."""
-    limit = memory_limit_gb * 2**30 or psutil.virtual_memory().available / 2
-    per_row = max(s.n_chan for s in meta.spws) * 4 * _BYTES_PER_SAMPLE
-    return int(np.clip(limit / per_row, 1000, 200_000))
 
 
 def iter_blocks(meta: MSMeta, selection: Selection, columns=("DATA",), max_rows: int = 100_000,

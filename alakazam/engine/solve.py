@@ -97,7 +97,8 @@ def describe_plan(block: SolveBlock, meta: MSMeta, steps: list[list[Task]],
                   workers: int = 1) -> list[str]:
     """Lines of the --dry-run report: per step, its passes with their memory tier and
     predicted peak memory, and each task's cells."""
-    source = BlockSource(meta, (block.data_col, block.model_col), block.memory_limit_gb)
+    source = BlockSource(meta, (block.data_col, block.model_col), block.memory_limit_gb,
+                         workers)
     lines = [f"solve {block.ms} -> {block.output} ({meta.basis}, {len(meta.antennas)} antennas)",
              f"  memory budget {source.budget / 2**30:.2f} GB; workers: {workers}"]
     peak = 0
@@ -119,7 +120,7 @@ def describe_plan(block: SolveBlock, meta: MSMeta, steps: list[list[Task]],
                 faxis = SOLVERS[step.jones].freq_axis(meta.spws[t.spw_id], step)
                 lines.append(f"      SPW {t.spw_id}: {len(t.times)} integrations, "
                              f"{taxis.n} time x {faxis.n} freq cells")
-    lines.append(f"  predicted peak memory {peak / 2**30:.2f} GB per process")
+    lines.append(f"  predicted peak memory {peak / 2**30:.2f} GB (all processes)")
     return lines
 
 
@@ -160,7 +161,8 @@ def run_solve(block: SolveBlock, key: str = "solve[0]", progress=None,
     (live = its path, else None), so that it can be inspected while the run goes on."""
     meta, steps = plan(block, key)
     chain = [_external_term(ext) for ext in block.external]
-    source = BlockSource(meta, (block.data_col, block.model_col), block.memory_limit_gb)
+    source = BlockSource(meta, (block.data_col, block.model_col), block.memory_limit_gb,
+                         workers)
     solutions = []
     root = {"ms": block.ms, "ref_ant": list(block.ref_ant),
             "antenna_names": list(meta.antennas.names), "feed_basis": meta.basis}
@@ -172,7 +174,7 @@ def run_solve(block: SolveBlock, key: str = "solve[0]", progress=None,
                 source.prefetch(p.selection)
             step_solutions = []
             results = run_passes(lambda p: solve_pass(block, meta, p, chain, source),
-                                 step_passes, workers)
+                                 _balanced(step_passes, source), workers)
             for sol in (sol for pass_solutions in results for sol in pass_solutions):
                 writer.write(sol)
                 step_solutions.append(sol)
@@ -186,6 +188,18 @@ def run_solve(block: SolveBlock, key: str = "solve[0]", progress=None,
                 "field_select": "same_field", "time_interp": step.preapply_time_interp}))
             solutions += step_solutions
     return solutions
+
+
+def _balanced(step_passes: list[Pass], source: BlockSource) -> list[Pass]:
+    """The passes to dispatch: a pass whose data are in the tier-1 cache is split into one
+    pass per SPW (no extra read), so that workers get pieces of similar size."""
+    out = []
+    for p in step_passes:
+        if source.cached(p.selection) is None:
+            out.append(p)
+        else:
+            out += [Pass(p.step_index, p.field_id, p.scans, (t,)) for t in p.tasks]
+    return out
 
 
 def _write_live(live_dir: str, key: str, step: int, sol: Solution, root: dict) -> str:
