@@ -13,6 +13,18 @@ from numba import njit
 C_LIGHT = 299792458.0  # m/s
 
 
+@njit(inline="always")
+def _product(a, v00, v01, v10, v11, b):
+    """Entries (00, 01, 10, 11) of a @ V @ b^H; a, b 2x2, V = [[v00, v01], [v10, v11]]."""
+    m00 = a[0, 0] * v00 + a[0, 1] * v10
+    m01 = a[0, 0] * v01 + a[0, 1] * v11
+    m10 = a[1, 0] * v00 + a[1, 1] * v10
+    m11 = a[1, 0] * v01 + a[1, 1] * v11
+    b00, b01, b10, b11 = np.conj(b[0, 0]), np.conj(b[0, 1]), np.conj(b[1, 0]), np.conj(b[1, 1])
+    return (m00 * b00 + m01 * b01, m00 * b10 + m01 * b11,
+            m10 * b00 + m11 * b01, m10 * b10 + m11 * b11)
+
+
 @njit(cache=True, nogil=True)
 def sandwich(jones, vis, tslot, ant1, ant2, out):
     """out[r, c] = J[tslot[r], c, ant1[r]] @ vis[r, c] @ J[tslot[r], c, ant2[r]]^H.
@@ -24,21 +36,9 @@ def sandwich(jones, vis, tslot, ant1, ant2, out):
     for r in range(n_row):
         t, p, q = tslot[r], ant1[r], ant2[r]
         for c in range(n_chan):
-            a = jones[t, c, p]
-            b = jones[t, c, q]
-            v00, v01, v10, v11 = vis[r, c, 0, 0], vis[r, c, 0, 1], vis[r, c, 1, 0], vis[r, c, 1, 1]
-            # m = a @ v
-            m00 = a[0, 0] * v00 + a[0, 1] * v10
-            m01 = a[0, 0] * v01 + a[0, 1] * v11
-            m10 = a[1, 0] * v00 + a[1, 1] * v10
-            m11 = a[1, 0] * v01 + a[1, 1] * v11
-            # out = m @ b^H
-            b00, b01, b10, b11 = (np.conj(b[0, 0]), np.conj(b[0, 1]), np.conj(b[1, 0]),
-                                  np.conj(b[1, 1]))
-            out[r, c, 0, 0] = m00 * b00 + m01 * b01
-            out[r, c, 0, 1] = m00 * b10 + m01 * b11
-            out[r, c, 1, 0] = m10 * b00 + m11 * b01
-            out[r, c, 1, 1] = m10 * b10 + m11 * b11
+            res = _product(jones[t, c, p], vis[r, c, 0, 0], vis[r, c, 0, 1], vis[r, c, 1, 0],
+                           vis[r, c, 1, 1], jones[t, c, q])
+            out[r, c, 0, 0], out[r, c, 0, 1], out[r, c, 1, 0], out[r, c, 1, 1] = res
 
 
 @njit(cache=True, nogil=True)
@@ -93,18 +93,9 @@ def correct_rows(inverse, bad, vis, flag, slots, tslot, ant1, ant2, out, out_fla
     for r in range(n_row):
         t, p, q = tslot[r], ant1[r], ant2[r]
         for c in range(n_chan):
-            a = inverse[t, c, p]
-            b = inverse[t, c, q]
             for k in range(n_corr):
                 v[slots[k]] = vis[r, c, k]
-            m00 = a[0, 0] * v[0] + a[0, 1] * v[2]
-            m01 = a[0, 0] * v[1] + a[0, 1] * v[3]
-            m10 = a[1, 0] * v[0] + a[1, 1] * v[2]
-            m11 = a[1, 0] * v[1] + a[1, 1] * v[3]
-            b00, b01, b10, b11 = (np.conj(b[0, 0]), np.conj(b[0, 1]), np.conj(b[1, 0]),
-                                  np.conj(b[1, 1]))
-            res = (m00 * b00 + m01 * b01, m00 * b10 + m01 * b11,
-                   m10 * b00 + m11 * b01, m10 * b10 + m11 * b11)
+            res = _product(inverse[t, c, p], v[0], v[1], v[2], v[3], inverse[t, c, q])
             unusable = bad[t, c, p] or bad[t, c, q]
             for k in range(n_corr):
                 out[r, c, k] = res[slots[k]]
