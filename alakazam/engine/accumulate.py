@@ -32,13 +32,18 @@ class CellStats:
         return cls(np.zeros(shape, np.complex128), np.zeros(shape), np.zeros(shape),
                    np.zeros(shape, np.int64), np.zeros(shape, np.int64))
 
-    def add(self, vis, model, weight, flag, rfi, tcell, fcell, ant1, ant2, hands) -> None:
+    def add(self, vis, model, weight, flag, rfi, tcell, fcell, ant1, ant2, slots) -> None:
         """Accumulate one block: vis, model (n_row, n_chan, n_corr) complex, weight
         (n_row, n_chan, n_corr) float, flag and rfi (same shape) bool, tcell (n_row,) time cell
-        of each row, fcell (n_chan,) frequency cell of each channel, hands (2,) positions of the
-        two parallel hands on the correlation axis."""
-        _accumulate(vis, model, weight, flag, rfi, tcell, fcell, ant1, ant2,
-                    np.asarray(hands, np.int64), self.a, self.b, self.c, self.n, self.n_pre_rfi)
+        of each row, fcell (n_chan,) frequency cell of each channel, slots (n_corr,) the 2x2
+        entry (2 i + j) of each position on the correlation axis (0 and 3 must be there)."""
+        hands = np.array([list(slots).index(0), list(slots).index(3)], np.int64)
+        _accumulate(vis, model, weight, flag, rfi, tcell, fcell, ant1, ant2, hands, self.a,
+                    self.b, self.c, self.n, self.n_pre_rfi)
+
+    def antenna_counts(self) -> np.ndarray:
+        """Samples used per antenna (n_ant,), over all cells and both hands."""
+        return self.n.sum(axis=(0, 1, 2, 4))
 
 
 @njit(cache=True, nogil=True)
@@ -71,3 +76,87 @@ def _accumulate(vis, model, weight, flag, rfi, tcell, fcell, ant1, ant2, hands, 
                 c[t, f, h, q, p] += vv
                 n[t, f, h, p, q] += 1
                 n[t, f, h, q, p] += 1
+
+
+@dataclass
+class PolStats:
+    """Sufficient statistics of full 2x2 visibilities, for the solvers of leakage and
+    cross-hand terms (R_pq = A_p Z_pq A_q^H with A_p a full 2x2 matrix).
+
+    Correlations are flattened as k = 2 i + j for entry (i, j) of the 2x2 matrix. Per cell and
+    ordered antenna pair (p, q) (the pair (q, p) holds the Hermitian transposes R^H, Z^H):
+    sr (n_tc, n_fc, n_ant, n_ant, 4, 4) = sum w R_k conj(Z_l); sz (same) = sum w Z_k conj(Z_l);
+    rr (n_tc, n_fc, n_ant, n_ant) = sum w |R|^2 over the four correlations; n and n_pre_rfi the
+    2x2 samples used (and before RFI flagging). A sample is used only if its four correlations
+    are unflagged; its weight is the mean of their four weights."""
+
+    sr: np.ndarray
+    sz: np.ndarray
+    rr: np.ndarray
+    n: np.ndarray
+    n_pre_rfi: np.ndarray
+
+    @classmethod
+    def zeros(cls, n_tc: int, n_fc: int, n_ant: int) -> "PolStats":
+        shape = (n_tc, n_fc, n_ant, n_ant)
+        return cls(np.zeros(shape + (4, 4), np.complex128), np.zeros(shape + (4, 4), np.complex128),
+                   np.zeros(shape), np.zeros(shape, np.int64), np.zeros(shape, np.int64))
+
+    def add(self, vis, model, weight, flag, rfi, tcell, fcell, ant1, ant2, slots) -> None:
+        """Accumulate one block (arguments as CellStats.add; slots (4,): the 2x2 entry of each
+        position on the correlation axis, which must hold all four)."""
+        pos = np.array([list(slots).index(k) for k in range(4)], np.int64)
+        _accumulate_pol(vis, model, weight, flag, rfi, tcell, fcell, ant1, ant2, pos,
+                        self.sr, self.sz, self.rr, self.n, self.n_pre_rfi)
+
+    def antenna_counts(self) -> np.ndarray:
+        """Samples used per antenna (n_ant,), over all cells."""
+        return self.n.sum(axis=(0, 1, 3))
+
+
+@njit(cache=True, nogil=True)
+def _accumulate_pol(vis, model, weight, flag, rfi, tcell, fcell, ant1, ant2, pos, sr, sz, rr,
+                    n, n0):
+    r_ = np.empty(4, np.complex128)
+    z_ = np.empty(4, np.complex128)
+    tr = np.array([0, 2, 1, 3])  # flat index of entry (j, i) for k = 2 i + j
+    for r in range(vis.shape[0]):
+        t, p, q = tcell[r], ant1[r], ant2[r]
+        if p == q:
+            continue
+        for ch in range(vis.shape[1]):
+            f = fcell[ch]
+            usable = True
+            hit = False
+            w = 0.0
+            zz = 0.0
+            for k in range(4):
+                c = pos[k]
+                if flag[r, ch, c] or not weight[r, ch, c] > 0:
+                    usable = False
+                hit = hit or rfi[r, ch, c]
+                w += 0.25 * weight[r, ch, c]
+                r_[k] = vis[r, ch, c]
+                z_[k] = model[r, ch, c]
+                zz += z_[k].real ** 2 + z_[k].imag ** 2
+            if not usable or zz == 0:
+                continue
+            n0[t, f, p, q] += 1
+            n0[t, f, q, p] += 1
+            if hit:
+                continue
+            n[t, f, p, q] += 1
+            n[t, f, q, p] += 1
+            rsum = 0.0
+            for k in range(4):
+                rsum += r_[k].real ** 2 + r_[k].imag ** 2
+                for m in range(4):
+                    a = w * r_[k] * np.conj(z_[m])
+                    b = w * z_[k] * np.conj(z_[m])
+                    sr[t, f, p, q, k, m] += a
+                    sz[t, f, p, q, k, m] += b
+                    # (q, p): R^H_k conj(Z^H_m) = conj(R_tr[k]) Z_tr[m]
+                    sr[t, f, q, p, tr[k], tr[m]] += np.conj(a)
+                    sz[t, f, q, p, tr[k], tr[m]] += np.conj(b)
+            rr[t, f, p, q] += w * rsum
+            rr[t, f, q, p] += w * rsum

@@ -2,8 +2,8 @@
 
 For each time-ordered block of the target rows, every table's Jones matrices are picked by
 its field-selection rule, interpolated at the block's times and channels (interp.py, the same
-module the solve chain uses) and multiplied in chain order (then the parallactic rotation when
-apply_parang); the data are corrected by a numba kernel and written to output_col.
+module the solve chain uses) and composed as CONVENTIONS.md says, J = (diagonal terms) . D
+(. P, the parallactic rotation, when apply_parang); the data are corrected by a numba kernel and written to output_col.
 Samples under flagged or singular Jones matrices are flagged, never divided by zero. DATA is
 never written; FLAG is saved as a flag version before its first change, so a run can be undone
 (`alakazam restore-flags`) and re-run: it reads DATA only, so a re-run gives the same result.
@@ -50,6 +50,9 @@ def plan_apply(block: ApplyBlock, key: str = "apply[0]"):
         sols = read_solutions(ext.table, ext.jones)
         if not sols:
             raise InputError(f"{key}.tables[{i}]: {ext.table} has no {ext.jones} solutions")
+        if ext.jones == "D" and not all(p.full for p in meta.polarizations):
+            raise InputError(f"{key}.tables[{i}]: D mixes the hands; {block.ms} lacks the "
+                             "cross-hand correlations it needs")
         if sols[0].n_ant != len(meta.antennas):
             raise InputError(f"{key}.tables[{i}]: {ext.table} has {sols[0].n_ant} antennas, "
                              f"{block.ms} has {len(meta.antennas)}")

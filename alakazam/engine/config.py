@@ -16,7 +16,8 @@ import yaml
 
 from alakazam.engine.errors import InputError
 
-JONES_TYPES = ("K", "G", "B")
+JONES_TYPES = ("K", "G", "B", "D", "Xf", "Kcross")
+POL_TYPES = ("D", "Xf", "Kcross")  # need all four correlations
 TIME_INTERPS = ("exact", "nearest", "linear", "cubic")
 FIELD_SELECTS = ("nearest_time", "nearest_sky", "pinned")
 _TIME_UNITS = {"s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0, "hr": 3600.0}
@@ -458,10 +459,14 @@ def _solve_block(raw, key: str, problems: _Problems, base: str) -> SolveBlock | 
     scans = _scans(raw.get("scans"), fields, f"{key}.scans", problems)
     spws = _per_step(raw, "step_spw", None, n, f"{key}.step_spw", problems)
     for i, j in enumerate(jones):
-        if j == "K" and freq_int[i] is not None and not freq_int[i].full:
-            problems.add(f"{key}.freq_interval[{i}]", "K solves one delay per SPW: use full")
-        if j == "K" and phase_only[i]:
-            problems.add(f"{key}.phase_only[{i}]", "K has no amplitude: phase_only does not apply")
+        if j in ("K", "Kcross") and freq_int[i] is not None and not freq_int[i].full:
+            problems.add(f"{key}.freq_interval[{i}]", f"{j} solves one delay per SPW: use full")
+        if j in ("K", "Kcross", "Xf") and phase_only[i]:
+            problems.add(f"{key}.phase_only[{i}]", f"{j} has no amplitude: phase_only does not "
+                                                   "apply")
+        if j == "D" and phase_only[i]:
+            problems.add(f"{key}.phase_only[{i}]", "D leakages are complex: phase_only does not "
+                                                   "apply")
 
     scalars = {}
     for name, default, parse, what in (

@@ -2,8 +2,8 @@
 
 Each term of the chain is a set of Solutions of one Jones type (per field and SPW) with a
 field-selection rule and an interpolation mode. For the rows of a block, the chain's Jones
-matrices are interpolated at the block's times and channels, multiplied in chain order, and
-the data are corrected: V_corr = J_p^-1 V J_q^-H, weights scaled accordingly, and samples whose
+matrices are interpolated at the block's times and channels, composed as CONVENTIONS.md says
+(diagonal terms, then leakage: J = diag . D), and the data are corrected: V_corr = J_p^-1 V J_q^-H, weights scaled accordingly, and samples whose
 solution is flagged are flagged.
 """
 
@@ -82,22 +82,42 @@ def _merge_in_time(sols: list[Solution], label: str) -> Solution:
                     cat("ref_ant_used"))
 
 
-def chain_jones(terms: list[ChainTerm], spw_id: int, field_name: str, ra: float, dec: float,
+def chain_parts(terms: list[ChainTerm], spw_id: int, field_name: str, ra: float, dec: float,
                 times: np.ndarray, freqs: np.ndarray, n_ant: int):
-    """Product of the chain's Jones matrices in chain order, (n_T, n_C, n_ant, 2, 2), and the
-    union of their flags (n_T, n_C, n_ant), at times (n_T,) and freqs (n_C,)."""
-    jones = np.broadcast_to(np.eye(2, dtype=np.complex128),
-                            (len(times), len(freqs), n_ant, 2, 2)).copy()
-    flags = np.zeros((len(times), len(freqs), n_ant), bool)
+    """The chain at times (n_T,) and freqs (n_C,) as CONVENTIONS.md composes it, whatever the
+    order of its terms: (diag, leak, flags) with diag the product of the diagonal terms (K, G,
+    B, Xf, Kcross; they commute) and leak the product of the D terms in chain order (None when
+    there is none), each (n_T, n_C, n_ant, 2, 2), and the union of all flags (n_T, n_C, n_ant).
+    The antenna Jones matrix is diag . leak (. P)."""
+    shape = (len(times), len(freqs), n_ant, 2, 2)
+    diag = np.broadcast_to(np.eye(2, dtype=np.complex128), shape).copy()
+    leak = None
+    flags = np.zeros(shape[:3], bool)
     for term in terms:
         sol = term.pick(spw_id, field_name, ra, dec)
         if sol.n_ant != n_ant:
             raise InputError(f"{term.provenance.get('table', 'chain')}: solutions for "
                              f"{sol.n_ant} antennas, the MS has {n_ant}")
         j, f = interpolate(sol, times, freqs, term.time_interp)
-        rime.multiply(jones, j, jones)
+        if sol.jones_type == "D":
+            if leak is None:
+                leak = j
+            else:
+                rime.multiply(leak, j, leak)
+        else:
+            rime.multiply(diag, j, diag)
         flags |= f
-    return jones, flags
+    return diag, leak, flags
+
+
+def chain_jones(terms: list[ChainTerm], spw_id: int, field_name: str, ra: float, dec: float,
+                times: np.ndarray, freqs: np.ndarray, n_ant: int):
+    """The chain's antenna Jones matrices diag . leak (n_T, n_C, n_ant, 2, 2) (see
+    chain_parts) and their flags (n_T, n_C, n_ant)."""
+    diag, leak, flags = chain_parts(terms, spw_id, field_name, ra, dec, times, freqs, n_ant)
+    if leak is not None:
+        rime.multiply(diag, leak, diag)
+    return diag, flags
 
 
 def correct(block: VisBlock, column: str, jones: np.ndarray, jflags: np.ndarray,

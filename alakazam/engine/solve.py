@@ -13,15 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from alakazam.engine import geometry, rime
-from alakazam.engine.accumulate import CellStats
-from alakazam.engine.config import SolveBlock, SolveStep
+from alakazam.engine.config import POL_TYPES, SolveBlock, SolveStep
 from alakazam.engine.errors import InputError
 from alakazam.engine.grid import time_cells
 from alakazam.engine.jones import parallactic
 from alakazam.engine.msmeta import MSMeta, read_meta
 from alakazam.engine.msread import from_matrix, time_slots, to_matrix
 from alakazam.engine.parallel import run_passes
-from alakazam.engine.preapply import ChainTerm, chain_jones, correct
+from alakazam.engine.preapply import ChainTerm, chain_parts, correct
 from alakazam.engine.refant import ref_order, resolve_antennas
 from alakazam.engine.rfi import mad_flags
 from alakazam.engine.selection import Selection, resolve_fields, resolve_scans, resolve_spws
@@ -54,14 +53,18 @@ def plan(block: SolveBlock, key: str = "solve[0]",
         if col not in meta.columns:
             raise InputError(f"{key}: column {col} is not in {block.ms} "
                              f"(columns: {', '.join(c for c in meta.columns if c.endswith('DATA'))})")
-    hands = {p.id: {0, 3} <= set(p.slots) for p in meta.polarizations}
-    if not all(hands.values()):
+    if not all({0, 3} <= set(p.slots) for p in meta.polarizations):
         raise InputError(f"{block.ms}: K and G need both parallel hands (XX, YY or RR, LL)")
+    full = all(p.full for p in meta.polarizations)
     resolve_antennas(meta, block.ref_ant, f"{key}.ref_ant")
     steps = []
     solved: dict[tuple[str, int], int] = {}  # (Jones type, field id) -> step that solved it
     for i, step in enumerate(block.steps):
         where = f"{key} step {i} ({step.jones})"
+        if step.jones in POL_TYPES and not full:
+            names = ", ".join(sorted({c for p in meta.polarizations for c in p.corr_names}))
+            raise InputError(f"{where}: {block.ms} has only the {names} correlations; "
+                             f"{step.jones} needs all four (the cross hands)")
         try:
             field_ids = resolve_fields(meta, list(step.fields))
             spws = resolve_spws(meta, step.spw) if step.spw is not None else tuple(
@@ -228,42 +231,44 @@ def solve_pass(block: SolveBlock, meta: MSMeta, p: Pass, chain: list[ChainTerm],
     blocks into its task's cells; solve each task."""
     fld = meta.fields[p.field_id]
     step = p.tasks[0].step
+    solver = SOLVERS[step.jones]
     by_spw = {}
     for task in p.tasks:
         taxis = time_cells(task.times, task.scans_of_time, step.time_interval,
                            meta.integration_time)
-        faxis = SOLVERS[step.jones].freq_axis(meta.spws[task.spw_id], step)
+        faxis = solver.freq_axis(meta.spws[task.spw_id], step)
         by_spw[task.spw_id] = (task, taxis, faxis,
-                               CellStats.zeros(taxis.n, faxis.n, len(meta.antennas)))
+                               solver.statistics.zeros(taxis.n, faxis.n, len(meta.antennas)))
     for vb in source.blocks(p.selection):
         task, taxis, faxis, stats = by_spw[vb.spw_id]
         times, tslot = vb.time_slots()
         tcell = taxis.index[np.searchsorted(task.times, times)][tslot]
         data, weight, flag = vb.vis[block.data_col], vb.weight, vb.flag  # shared: read only
+        leak = None
         if chain:
-            jones, jflags = chain_jones(chain, task.spw_id, fld.name, fld.ra, fld.dec, times,
-                                        meta.spws[task.spw_id].freqs, len(meta.antennas))
-            data, weight, flag = correct(vb, block.data_col, jones, jflags, tslot)
-        model = vb.vis[block.model_col]
-        if block.apply_parang:
-            model = _rotate_model(meta, fld, vb, times, tslot, model)
+            diag, leak, jflags = chain_parts(chain, task.spw_id, fld.name, fld.ra, fld.dec,
+                                             times, meta.spws[task.spw_id].freqs,
+                                             len(meta.antennas))
+            data, weight, flag = correct(vb, block.data_col, diag, jflags, tslot)
+        model = _model(meta, fld, vb, block, times, tslot, leak)
         hands = [vb.slots.index(0), vb.slots.index(3)]
         rfi = mad_flags(data, model, flag, hands, block.rfi_threshold)
-        stats.add(data, model, weight, flag, rfi, tcell, faxis.index, vb.ant1, vb.ant2, hands)
+        stats.add(data, model, weight, flag, rfi, tcell, faxis.index, vb.ant1, vb.ant2, vb.slots)
     return [_solve_cells(block, meta, chain, *by_spw[t.spw_id]) for t in p.tasks]
 
 
 def _solve_cells(block: SolveBlock, meta: MSMeta, chain: list[ChainTerm], task: Task, taxis,
-                 faxis, stats: CellStats) -> Solution:
+                 faxis, stats) -> Solution:
     """Solve one task's accumulated cells and attach its provenance."""
     step, spw = task.step, meta.spws[task.spw_id]
     fld = meta.fields[task.field_id]
     solver = SOLVERS[step.jones]
-    counts = stats.n.sum(axis=(0, 1, 2, 4))
+    counts = stats.antenna_counts()
     with_data = int((counts > 0).sum())
     settings = SolveSettings(step.phase_only, step.min_snr, block.max_iter, block.tol,
                              ref_order(meta, block.ref_ant, counts),
-                             max(1, min(4, with_data - 1)))
+                             max(1, min(4, with_data - 1)),
+                             tuple(term.provenance["jones"] for term in chain))
     header = {"jones_type": step.jones, "field_id": fld.id, "field_name": fld.name,
               "field_ra": fld.ra, "field_dec": fld.dec, "spw_id": task.spw_id}
     sol = solver.solve(stats, taxis, faxis, spw, step, settings, header)
@@ -280,14 +285,22 @@ def _solve_cells(block: SolveBlock, meta: MSMeta, chain: list[ChainTerm], task: 
     return sol
 
 
-def _rotate_model(meta, fld, vb, times, tslot, model) -> np.ndarray:
-    """P_p M P_q^H (a new array): the model seen by feeds turned by the parallactic (and
-    receptor) angle."""
-    chi = geometry.parallactic_angles(times, fld.ra, fld.dec, meta.antennas.positions)
-    chi = chi + meta.receptor_angles[None, :, 0]
-    pj = parallactic(chi, meta.basis)[:, None]  # (n_T, 1, n_ant, 2, 2)
-    pj = np.ascontiguousarray(np.broadcast_to(pj, (len(times), model.shape[1]) + pj.shape[2:]))
+def _model(meta, fld, vb, block, times, tslot, leak) -> np.ndarray:
+    """The model column as the data see it once the diagonal terms are corrected:
+    (L_p P_p) M (L_q P_q)^H with L the chain's leakage (n_T, n_chan, n_ant, 2, 2) or None, P
+    the parallactic (and receptor) rotation when apply_parang is set; (n_row, n_chan, n_corr).
+    The block's own column is returned untouched when there is neither."""
+    model = vb.vis[block.model_col]
+    if leak is None and not block.apply_parang:
+        return model
+    jones = leak
+    if block.apply_parang:
+        chi = geometry.parallactic_angles(times, fld.ra, fld.dec, meta.antennas.positions)
+        pj = parallactic(chi + meta.receptor_angles[None, :, 0], meta.basis)[:, None]
+        jones = np.ascontiguousarray(np.broadcast_to(pj, (len(times), model.shape[1])
+                                                     + pj.shape[2:])) if leak is None \
+            else leak @ pj
     mat = to_matrix(model, vb.slots)
     out = np.empty_like(mat)
-    rime.sandwich(pj, mat, tslot, vb.ant1, vb.ant2, out)
+    rime.sandwich(np.ascontiguousarray(jones), mat, tslot, vb.ant1, vb.ant2, out)
     return from_matrix(out, vb.slots)

@@ -21,6 +21,7 @@ class SolveSettings:
     tol: float
     ref_order: np.ndarray
     min_baselines: int
+    preapplied: tuple[str, ...] = ()  # Jones types of the chain already applied
 
 
 def stefcal(stats: CellStats, settings: SolveSettings, phase_only: bool):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from alakazam.engine.accumulate import CellStats
 from alakazam.engine.config import FreqInterval
 from alakazam.engine.grid import Axis, freq_cells
 from alakazam.engine.jones import delay_phasor, diagonal
@@ -22,6 +23,8 @@ _OVERSAMPLE = 8  # coarse delay grid: this many points per 1/bandwidth
 
 
 class DelaySolver:
+    statistics = CellStats
+
     def freq_axis(self, spw, step) -> Axis:
         """K accumulates per channel: the delay is a slope across the SPW."""
         return freq_cells(spw.freqs, spw.widths, FreqInterval("1", channels=1))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from alakazam.engine.accumulate import CellStats
 from alakazam.engine.config import FreqInterval
 from alakazam.engine.grid import Axis, freq_cells
 from alakazam.engine.jones import diagonal
@@ -15,6 +16,8 @@ from alakazam.engine.solvers.stefcal import OK
 
 
 class GainSolver:
+    statistics = CellStats
+
     def __init__(self, per_channel_default: bool):
         self.per_channel_default = per_channel_default
 

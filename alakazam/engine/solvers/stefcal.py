@@ -36,40 +36,12 @@ def solve_cells(a, b, c, n, n_pre_rfi, min_bl, max_iter, tol, phase_only, gains,
 @njit(cache=True, nogil=True)
 def _solve_one(a, b, c, n, n0, min_bl, max_iter, tol, phase_only, g_out, snr_out, reason_out,
                n_ant):
-    active = np.ones(n_ant, dtype=np.bool_)
     for p in range(n_ant):
         g_out[p] = 0.0
         snr_out[p] = 0.0
-        had = 0
-        for q in range(n_ant):
-            if n0[p, q] > 0:
-                had += 1
-        if had == 0:
-            active[p] = False
-            reason_out[p] = NO_DATA
-    # drop antennas with too few baselines to other active antennas, until stable
-    changed = True
-    while changed:
-        changed = False
-        for p in range(n_ant):
-            if not active[p]:
-                continue
-            nbl = 0
-            for q in range(n_ant):
-                if active[q] and n[p, q] > 0:
-                    nbl += 1
-            if nbl < min_bl:
-                active[p] = False
-                changed = True
-                reason_out[p] = RFI if _all_rfi(n, n0, p, n_ant) else FEW_BASELINES
-    n_active = 0
-    for p in range(n_ant):
-        if active[p]:
-            n_active += 1
+    active = active_antennas(n, n0, min_bl, reason_out)
+    n_active = active.sum()
     if n_active < 2:
-        for p in range(n_ant):
-            if active[p]:
-                reason_out[p] = FEW_BASELINES
         return
 
     g = np.ones(n_ant, dtype=np.complex128)
@@ -134,6 +106,44 @@ def _solve_one(a, b, c, n, n0, min_bl, max_iter, tol, phase_only, g_out, snr_out
             reason_out[p] = NOT_CONVERGED
         else:
             reason_out[p] = OK
+
+
+@njit(cache=True, nogil=True)
+def active_antennas(n, n0, min_bl, reason_out):
+    """The antennas (n_ant,) bool that can be solved in a cell: they had data (n0 (n_ant,
+    n_ant) samples before RFI flagging) and keep at least min_bl baselines (n: samples used)
+    to other such antennas. Others get NO_DATA, RFI or FEW_BASELINES in reason_out (n_ant,);
+    when fewer than two remain, none can be solved (FEW_BASELINES)."""
+    n_ant = n.shape[0]
+    active = np.ones(n_ant, dtype=np.bool_)
+    for p in range(n_ant):
+        had = 0
+        for q in range(n_ant):
+            if n0[p, q] > 0:
+                had += 1
+        if had == 0:
+            active[p] = False
+            reason_out[p] = NO_DATA
+    changed = True  # drop antennas with too few baselines to other active antennas
+    while changed:
+        changed = False
+        for p in range(n_ant):
+            if not active[p]:
+                continue
+            nbl = 0
+            for q in range(n_ant):
+                if active[q] and n[p, q] > 0:
+                    nbl += 1
+            if nbl < min_bl:
+                active[p] = False
+                changed = True
+                reason_out[p] = RFI if _all_rfi(n, n0, p, n_ant) else FEW_BASELINES
+    if active.sum() < 2:
+        for p in range(n_ant):
+            if active[p]:
+                reason_out[p] = FEW_BASELINES
+                active[p] = False
+    return active
 
 
 @njit(cache=True, nogil=True)

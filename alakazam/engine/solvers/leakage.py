@@ -1,0 +1,78 @@
+"""D: antenna leakages d_pq (receptor 2 into 1) and d_qp (1 into 2) per time/frequency cell.
+
+Solved from the full 2x2 visibilities of a calibrator against its model (with the parallactic
+rotation when apply_parang is set), the diagonal terms of the chain corrected. Two cases:
+
+- Polarised calibrator (model cross-hand power above 1e-4 of the parallel-hand power) and no
+  Xf in the chain: the residual cross-hand phase of the reference antenna is fitted with the
+  leakages, as a nuisance (it is solved for real by a later Xf step). With the model's Stokes
+  known and the parallactic angle changing over the cell, the leakages are fully determined
+  for LINEAR feeds.
+- Otherwise (an unpolarised calibrator, or CIRCULAR feeds of a source without circular
+  polarisation) a common offset is undetermined: d_pq + c, d_qp - conj(c) for every antenna
+  fits the data equally (to first order in d). It is fixed by choosing the solution of least
+  total leakage, i.e. the mean over antennas of d_pq - conj(d_qp) is zero. Only the
+  combinations d_pq,p + conj(d_qp,q) are then physical.
+An unpolarised calibrator with no Xf pre-applied gives the leakages in the frame of the
+residual cross-hand phase (X D X^H): applying them without Xf removes the leakage exactly but
+leaves the cross-hand phase (the polarisation angle) uncalibrated.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from alakazam.engine.accumulate import PolStats
+from alakazam.engine.grid import Axis, freq_cells
+from alakazam.engine.jones import leakage
+from alakazam.engine.solution import Solution
+from alakazam.engine.solvers.polfit import fit, power_ratio
+from alakazam.engine.solvers.stefcal import LOW_SNR, OK
+
+POLARISED = 1e-4  # model cross-hand over parallel-hand power above which a source is polarised
+_CROSS = ((1, 1), (1, 2))
+_PARALLEL = ((1, 0), (1, 3))
+_DIFFERENCE = ((1, 0), (-1, 3))
+
+
+class LeakageSolver:
+    statistics = PolStats
+
+    def freq_axis(self, spw, step) -> Axis:
+        """The step's frequency cells: freq_interval gives frequency-dependent leakage."""
+        return freq_cells(spw.freqs, spw.widths, step.freq_interval)
+
+    def solve(self, stats: PolStats, taxis: Axis, faxis: Axis, spw, step, settings,
+              header) -> Solution:
+        polarised = power_ratio(stats, _CROSS, _PARALLEL) > POLARISED
+        fit_psi = bool(polarised.all()) and "Xf" not in settings.preapplied
+        res = fit(stats, settings, fit_d=True, fit_psi=fit_psi)
+        d = res["d"]
+        free = power_ratio(stats, _DIFFERENCE, _PARALLEL) <= POLARISED  # (n_tc, n_fc)
+        reason = res["reason"]
+        ok = reason == OK
+        d = np.where(free[..., None, None], least_leakage(d, ok), d)
+        snr = 1.0 / res["d_sigma"]
+        reason = np.where(ok & (snr.min(axis=-1) < settings.min_snr), LOW_SNR, reason)
+        flags = reason != OK
+        d = np.where(flags[..., None], 0, d)
+        n_t, n_f = flags.shape[:2]
+        return Solution(
+            **header, time=taxis.centres, time_bounds=taxis.bounds, freq=faxis.centres,
+            freq_bounds=faxis.bounds, jones=leakage(d[..., 0], d[..., 1]), flags=flags,
+            reason=reason.astype(np.uint8), snr=np.where(flags[..., None], 0.0, snr),
+            ref_ant_used=np.full((n_t, n_f), -1, np.int64),
+            native={"d_pq": d[..., 0], "d_qp": d[..., 1]})
+
+
+def least_leakage(d: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Leakages (..., n_ant, 2) moved along the degenerate direction (d_pq + c,
+    d_qp - conj(c)) to the smallest total leakage over the antennas that are `ok` (..., n_ant)."""
+    count = np.maximum(ok.sum(axis=-1), 1)
+    mean_pq = (d[..., 0] * ok).sum(axis=-1) / count
+    mean_qp = (d[..., 1] * ok).sum(axis=-1) / count
+    c = -(mean_pq - np.conj(mean_qp)) / 2
+    out = d.copy()
+    out[..., 0] += c[..., None]
+    out[..., 1] -= np.conj(c)[..., None]
+    return out
