@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--gain-drift", type=float, default=0.05,
                      help="fractional amplitude modulation of G over 1-3 h periods")
     sim.add_argument("--autocorr", action="store_true", help="also write autocorrelations")
+    sim.add_argument("--schedule", default="standard", choices=["standard", "polcal"],
+                     help="polcal: flux calibrator, phase calibrator and target in turn, so "
+                          "the polarised flux calibrator is seen over a parallactic-angle range")
     sim.add_argument("--seed", type=int, default=1)
     sim.add_argument("--overwrite", action="store_true")
 
@@ -128,8 +131,8 @@ def _simulate(args) -> int:
                       scan_length=args.scan_length, feed=args.feed, corr=args.corr,
                       terms=terms, snr=args.snr if math.isfinite(args.snr) else math.inf,
                       flag_ant=args.flag_ant, rfi_fraction=args.rfi_fraction,
-                      gain_drift=args.gain_drift,
-                      autocorr=args.autocorr, seed=args.seed)
+                      gain_drift=args.gain_drift, autocorr=args.autocorr,
+                      schedule=args.schedule, seed=args.seed)
     with Progress(transient=True) as progress:
         task = progress.add_task(f"simulating {args.out}", total=None)
         truth = simulate(args.out, opts, overwrite=args.overwrite,

@@ -34,25 +34,30 @@ class Series:
 
 def series(sol: Solution, quantity: str, axis: str, antennas, receptors=(0, 1),
            antenna_names=None, receptor_names=("X", "Y")) -> list[Series]:
-    """Curves of `quantity` against `axis` for each antenna and receptor. Against time, one
-    curve per frequency cell is averaged away by taking the middle cell; against frequency, the
-    middle time cell."""
+    """Curves of `quantity` against `axis` for each antenna and receptor: the diagonal Jones
+    entries, or for D the leakages d_pq and d_qp (labelled XY, YX), for delay the K delays or
+    the Kcross delay (on receptor 2). Against time, one curve per frequency cell is averaged
+    away by taking the middle cell; against frequency, the middle time cell."""
     if quantity not in QUANTITIES:
         raise InputError(f"quantity {quantity!r}: one of {', '.join(QUANTITIES)}")
     if axis not in AXES:
         raise InputError(f"axis {axis!r}: one of {', '.join(AXES)}")
-    if quantity == "delay" and "delay" not in sol.native:
-        raise InputError(f"quantity delay: {sol.jones_type} solutions have no delays (K has)")
+    if quantity == "delay" and not has_delays(sol):
+        raise InputError(f"quantity delay: {sol.jones_type} solutions have no delays "
+                         "(K and Kcross have)")
     names = antenna_names or [str(a) for a in range(sol.n_ant)]
+    leak = sol.jones_type == "D"  # D: the off-diagonal d_pq (receptor 1 row), d_qp (2)
     out = []
     for ant in antennas:
         for r in receptors:
+            label = receptor_names[r] + receptor_names[1 - r] if leak else receptor_names[r]
             if quantity == "delay":
-                y = sol.native["delay"][:, ant, r]
+                y = (sol.native["delay"][:, ant, r] if "delay" in sol.native
+                     else sol.native["delay_pq"] * r)  # Kcross: receptor 2 relative to 1
                 flagged = sol.flags[:, 0, ant]
                 x = (sol.time - sol.time[0]) / 60.0
             else:
-                values = sol.jones[..., ant, r, r]  # (n_t, n_f)
+                values = sol.jones[..., ant, r, 1 - r if leak else r]  # (n_t, n_f)
                 flags = sol.flags[..., ant]
                 if axis == "time":
                     mid = values.shape[1] // 2
@@ -63,9 +68,14 @@ def series(sol: Solution, quantity: str, axis: str, antennas, receptors=(0, 1),
                 y = {"amp": np.abs, "phase": lambda v: np.degrees(np.angle(v)),
                      "real": np.real, "imag": np.imag}[quantity](values)
                 flagged = flags
-            out.append(Series(f"{names[ant]} {receptor_names[r]}", np.asarray(x, float),
+            out.append(Series(f"{names[ant]} {label}", np.asarray(x, float),
                               np.asarray(y, float), np.asarray(flagged, bool)))
     return out
+
+
+def has_delays(sol: Solution) -> bool:
+    """Whether a table stores delays (K per antenna and receptor, Kcross one for all)."""
+    return bool({"delay", "delay_pq"} & set(sol.native))
 
 
 def draw(plt, curves: list[Series], title: str, axis: str, quantity: str) -> None:

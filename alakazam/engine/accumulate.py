@@ -86,7 +86,7 @@ class PolStats:
     Correlations are flattened as k = 2 i + j for entry (i, j) of the 2x2 matrix. Per cell and
     ordered antenna pair (p, q) (the pair (q, p) holds the Hermitian transposes R^H, Z^H):
     sr (n_tc, n_fc, n_ant, n_ant, 4, 4) = sum w R_k conj(Z_l); sz (same) = sum w Z_k conj(Z_l);
-    rr (n_tc, n_fc, n_ant, n_ant) = sum w |R|^2 over the four correlations; n and n_pre_rfi the
+    rr (n_tc, n_fc, n_ant, n_ant) = sum w |R|^2 over the two cross hands; n and n_pre_rfi the
     2x2 samples used (and before RFI flagging). A sample is used only if its four correlations
     are unflagged; its weight is the mean of their four weights."""
 
@@ -147,9 +147,8 @@ def _accumulate_pol(vis, model, weight, flag, rfi, tcell, fcell, ant1, ant2, pos
                 continue
             n[t, f, p, q] += 1
             n[t, f, q, p] += 1
-            rsum = 0.0
+            rsum = abs(r_[1]) ** 2 + abs(r_[2]) ** 2
             for k in range(4):
-                rsum += r_[k].real ** 2 + r_[k].imag ** 2
                 for m in range(4):
                     a = w * r_[k] * np.conj(z_[m])
                     b = w * z_[k] * np.conj(z_[m])

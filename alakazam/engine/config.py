@@ -244,8 +244,15 @@ def load_config(path: str) -> Config:
         if key not in ("solve", "fluxscale", "apply"):
             problems.add(key, "unknown top-level key (expected solve, fluxscale, apply)")
     base = os.path.dirname(os.path.abspath(path))
-    solve = _blocks(raw, "solve", _solve_block, problems, base)
-    produced = {b.output for b in solve}  # tables the solve blocks will write
+    produced: set[str] = set()  # tables the blocks so far will write
+
+    def solve_block(*args):
+        block = _solve_block(*args, produced=frozenset(produced))
+        if block is not None:
+            produced.add(block.output)  # a later solve block may pre-apply it
+        return block
+
+    solve = _blocks(raw, "solve", solve_block, problems, base)
     fluxscale = _blocks(raw, "fluxscale", lambda *a: _fluxscale_block(*a, produced=produced),
                         problems, base)
     _check_appends(raw.get("fluxscale"), fluxscale, problems)
@@ -414,7 +421,8 @@ def _resolve_path(base: str, value: str) -> str:
     return value if os.path.isabs(value) else os.path.normpath(os.path.join(base, value))
 
 
-def _solve_block(raw, key: str, problems: _Problems, base: str) -> SolveBlock | None:
+def _solve_block(raw, key: str, problems: _Problems, base: str, produced=frozenset()
+                 ) -> SolveBlock | None:
     if not isinstance(raw, dict):
         problems.add(key, "expected a mapping")
         return None
@@ -486,7 +494,8 @@ def _solve_block(raw, key: str, problems: _Problems, base: str) -> SolveBlock | 
     ref_ants = tuple(_as_list(ref_ant))
     if not ref_ants or any(isinstance(r, bool) or not isinstance(r, (int, str)) for r in ref_ants):
         problems.add(f"{key}.ref_ant", f"{ref_ant!r} is not an antenna name, id, list or auto")
-    external = _external(raw.get("external_preapply"), f"{key}.external_preapply", problems, base)
+    external = _external(raw.get("external_preapply"), f"{key}.external_preapply", problems, base,
+                         produced)
     for name in ("ms", "output"):
         if not isinstance(raw[name], str) or not raw[name].strip():
             problems.add(f"{key}.{name}", f"{raw[name]!r} is not a path")

@@ -34,6 +34,7 @@ _INTENTS = {"flux": "CALIBRATE_FLUX#ON_SOURCE,CALIBRATE_BANDPASS#ON_SOURCE",
             "phase": "CALIBRATE_PHASE#ON_SOURCE,CALIBRATE_AMPLI#ON_SOURCE",
             "target": "OBSERVE_TARGET#ON_SOURCE"}
 _ROLES = ("flux", "phase", "target")
+SCHEDULES = ("standard", "polcal")
 
 
 def _hms(h, m, s):
@@ -78,6 +79,7 @@ class SimOptions:
     rfi_fraction: float = 0.0
     gain_drift: float = 0.05
     autocorr: bool = False
+    schedule: str = "standard"
     seed: int = 1
 
     def check(self) -> None:
@@ -97,6 +99,7 @@ class SimOptions:
             ("flag_ant", all(0 <= a < self.n_ant for a in self.flag_ant), f"antenna indices < {self.n_ant}"),
             ("rfi_fraction", 0 <= self.rfi_fraction < 0.5, "in [0, 0.5)"),
             ("gain_drift", 0 <= self.gain_drift < 1, "in [0, 1)"),
+            ("schedule", self.schedule in SCHEDULES, f"one of {', '.join(SCHEDULES)}"),
         ]
         for name, ok, expected in checks:
             if not ok:
@@ -191,8 +194,10 @@ def _fields(opts: SimOptions) -> list[dict]:
 
 def _schedule(opts, fields, positions):
     """Distinct times (n_t,) MJD s centred on the target's transit, with the field id and scan
-    number observed at each: scan 1 the flux calibrator, then phase calibrator and target
-    alternating, the last scan (of more than three) the phase calibrator."""
+    number observed at each. standard: scan 1 the flux calibrator, then phase calibrator and
+    target alternating, the last scan (of more than three) the phase calibrator. polcal: flux
+    (polarisation) calibrator, phase calibrator and target in turn, so that the flux
+    calibrator is seen over a range of parallactic angle."""
     target = fields[2]
     t_ref = _DATE_MJD * 86400.0
     ha, _ = geometry.apparent_hadec(np.array([t_ref]), target["ra"], target["dec"],
@@ -203,10 +208,13 @@ def _schedule(opts, fields, positions):
     times = start + (np.arange(n_t) + 0.5) * opts.integration
     scan_index = np.floor((times - start) / opts.scan_length).astype(int)
     n_scan = scan_index[-1] + 1
-    role_of_scan = np.where(np.arange(n_scan) % 2 == 1, 1, 2)
-    role_of_scan[0] = 0
-    if n_scan > 3:
-        role_of_scan[-1] = 1
+    if opts.schedule == "polcal":
+        role_of_scan = np.arange(n_scan) % 3
+    else:
+        role_of_scan = np.where(np.arange(n_scan) % 2 == 1, 1, 2)
+        role_of_scan[0] = 0
+        if n_scan > 3:
+            role_of_scan[-1] = 1
     return times, role_of_scan[scan_index], scan_index + 1
 
 
@@ -219,22 +227,32 @@ def _draw_truth(rng, opts, times, time_field, freqs, chi, fields) -> Truth:
         amp0 = rng.uniform(0.8, 1.2, (1, n_ant, 2))
         ph0 = rng.uniform(-np.pi, np.pi, (1, n_ant, 2))
         period = rng.uniform(1.0, 3.0, (1, n_ant, 2))
+        # the phase drift (atmosphere) is common to an antenna's two receptors: the
+        # receptor-2 minus receptor-1 phase of each antenna stays fixed
+        drift = 0.5 * np.sin(2 * np.pi * hours / period[..., :1] + ph0[..., :1])
         gains = (amp0 * (1 + opts.gain_drift * np.sin(2 * np.pi * hours / period))
-                 * np.exp(1j * (ph0 + 0.5 * np.sin(2 * np.pi * hours / period + ph0))))
+                 * np.exp(1j * (ph0 + drift)))
     bandpass = np.ones((n_spw, n_chan, n_ant, 2), complex)
     if "B" in on:
         x = np.linspace(-1, 1, n_chan)[None, :, None, None]
         a = rng.normal(0, 1, (4, n_spw, 1, n_ant, 2))
         bandpass = ((1 + 0.08 * a[0] * np.sin(np.pi * x + a[1]) - 0.1 * x**4)
                     * np.exp(1j * 0.3 * a[2] * np.sin(np.pi * x * 1.5 + a[3])))
+    delays = rng.normal(0, 2.0, (n_ant, 2)) if "K" in on else np.zeros((n_ant, 2))
+    leakage = np.zeros((n_spw, n_chan, n_ant, 2), complex)
+    if "D" in on:
+        d0 = rng.normal(0, 0.04, (n_ant, 2)) + 1j * rng.normal(0, 0.04, (n_ant, 2))
+        leakage += d0
+    xf_phase = rng.uniform(-np.pi, np.pi, n_spw) if "Xf" in on else np.zeros(n_spw)
+    kcross_delay = float(rng.normal(0, 1.5)) if "Kcross" in on else 0.0
+    if "D" in on:  # a linear slope over the whole band (drawn last: the other draws keep seeds)
+        slope = rng.normal(0, 0.01, (n_ant, 2)) + 1j * rng.normal(0, 0.01, (n_ant, 2))
+        x = 2 * (freqs - freqs.min()) / max(np.ptp(freqs), 1.0) - 1  # (n_spw, n_chan)
+        leakage += slope * x[:, :, None, None]
     return Truth(
         basis=opts.feed, terms=tuple(t for t in TERMS if t in on), times=times,
-        time_field=time_field, freqs=freqs, gains=gains, bandpass=bandpass,
-        delays=rng.normal(0, 2.0, (n_ant, 2)) if "K" in on else np.zeros((n_ant, 2)),
-        leakage=(rng.normal(0, 0.04, (n_ant, 2)) + 1j * rng.normal(0, 0.04, (n_ant, 2))
-                 if "D" in on else np.zeros((n_ant, 2), complex)),
-        xf_phase=(rng.uniform(-np.pi, np.pi, n_spw) if "Xf" in on else np.zeros(n_spw)),
-        kcross_delay=float(rng.normal(0, 1.5)) if "Kcross" in on else 0.0,
+        time_field=time_field, freqs=freqs, gains=gains, bandpass=bandpass, delays=delays,
+        leakage=leakage, xf_phase=xf_phase, kcross_delay=kcross_delay,
         chi=chi, sigma=_sigma(opts, fields, freqs), fields=fields,
         options={k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(opts).items()},
     )

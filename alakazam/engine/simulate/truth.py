@@ -26,7 +26,8 @@ class Truth:
     times: (n_t,) MJD s, the distinct times; time_field: (n_t,) field id observed at each;
     freqs: (n_spw, n_chan) Hz; gains: (n_t, n_ant, 2) complex G;
     bandpass: (n_spw, n_chan, n_ant, 2) complex; delays: (n_ant, 2) ns, K referenced to each
-    SPW's centre frequency; leakage: (n_ant, 2) complex (d_pq, d_qp); xf_phase: (n_spw,) rad;
+    SPW's centre frequency; leakage: (n_spw, n_chan, n_ant, 2) complex (d_pq, d_qp);
+    xf_phase: (n_spw,) rad;
     kcross_delay: ns; chi: (n_t, n_ant) rad, parallactic plus receptor angle;
     sigma: noise per real/imaginary part, Jy (0 = noiseless); fields: list of dicts with
     name, ra, dec (rad), role, true and model sources (stokes Jy at ref_freq Hz, spix, ra, dec).
@@ -72,9 +73,9 @@ class Truth:
         """Full antenna Jones J = diag . D . P (n_t, n_chan, n_ant, 2, 2) for SPW `spw` at
         time indices `tslots`."""
         diag = jm.diagonal(self.diagonal(spw, tslots))
-        dp = jm.leakage(self.leakage[:, 0], self.leakage[:, 1])[None] @ \
-            jm.parallactic(self.chi[tslots], self.basis)  # (n_t, n_ant, 2, 2)
-        return diag @ dp[:, None]
+        leak = jm.leakage(self.leakage[spw, ..., 0], self.leakage[spw, ..., 1])  # (n_chan, ...)
+        rot = jm.parallactic(self.chi[tslots], self.basis)  # (n_t, n_ant, 2, 2)
+        return diag @ leak[None] @ rot[:, None]
 
     def visibilities(self, block, which: str = "true", corrupt: bool = True) -> np.ndarray:
         """What the rows of a VisBlock hold by construction: (J_p) V (J_q^H) with V predicted

@@ -3,16 +3,16 @@
 Solved from the full 2x2 visibilities of a calibrator against its model (with the parallactic
 rotation when apply_parang is set), the diagonal terms of the chain corrected. Two cases:
 
-- Polarised calibrator (model cross-hand power above 1e-4 of the parallel-hand power) and no
-  Xf in the chain: the residual cross-hand phase of the reference antenna is fitted with the
-  leakages, as a nuisance (it is solved for real by a later Xf step). With the model's Stokes
-  known and the parallactic angle changing over the cell, the leakages are fully determined
-  for LINEAR feeds.
-- Otherwise (an unpolarised calibrator, or CIRCULAR feeds of a source without circular
-  polarisation) a common offset is undetermined: d_pq + c, d_qp - conj(c) for every antenna
-  fits the data equally (to first order in d). It is fixed by choosing the solution of least
-  total leakage, i.e. the mean over antennas of d_pq - conj(d_qp) is zero. Only the
-  combinations d_pq,p + conj(d_qp,q) are then physical.
+- A polarised calibrator (model cross-hand power above polfit.POLARISED of the parallel
+  hands) with no Xf in the chain: the residual cross-hand phase of the reference antenna is
+  fitted with the leakages as a nuisance (a later Xf step solves it for real). With the
+  model's Stokes known and the parallactic angle changing over the cell, LINEAR feeds
+  determine every leakage.
+- Where the model has no power in Z_11 - Z_22 (an unpolarised calibrator in either basis,
+  or CIRCULAR feeds on a source without circular polarisation) a common offset is
+  undetermined: d_pq + c, d_qp - conj(c) for every antenna fits the data equally (to first
+  order in d). It is fixed by the solution of least total leakage (the mean over antennas of
+  d_pq - conj(d_qp) is zero); only the combinations d_pq,p + conj(d_qp,q) are physical.
 An unpolarised calibrator with no Xf pre-applied gives the leakages in the frame of the
 residual cross-hand phase (X D X^H): applying them without Xf removes the leakage exactly but
 leaves the cross-hand phase (the polarisation angle) uncalibrated.
@@ -26,13 +26,8 @@ from alakazam.engine.accumulate import PolStats
 from alakazam.engine.grid import Axis, freq_cells
 from alakazam.engine.jones import leakage
 from alakazam.engine.solution import Solution
-from alakazam.engine.solvers.polfit import fit, power_ratio
+from alakazam.engine.solvers.polfit import fit, offset_free, polarised
 from alakazam.engine.solvers.stefcal import LOW_SNR, OK
-
-POLARISED = 1e-4  # model cross-hand over parallel-hand power above which a source is polarised
-_CROSS = ((1, 1), (1, 2))
-_PARALLEL = ((1, 0), (1, 3))
-_DIFFERENCE = ((1, 0), (-1, 3))
 
 
 class LeakageSolver:
@@ -44,15 +39,16 @@ class LeakageSolver:
 
     def solve(self, stats: PolStats, taxis: Axis, faxis: Axis, spw, step, settings,
               header) -> Solution:
-        polarised = power_ratio(stats, _CROSS, _PARALLEL) > POLARISED
-        fit_psi = bool(polarised.all()) and "Xf" not in settings.preapplied
+        fit_psi = bool(polarised(stats).all()) and "Xf" not in settings.preapplied
         res = fit(stats, settings, fit_d=True, fit_psi=fit_psi)
         d = res["d"]
-        free = power_ratio(stats, _DIFFERENCE, _PARALLEL) <= POLARISED  # (n_tc, n_fc)
+        free = offset_free(stats)  # (n_tc, n_fc)
         reason = res["reason"]
         ok = reason == OK
-        d = np.where(free[..., None, None], least_leakage(d, ok), d)
-        snr = 1.0 / res["d_sigma"]
+        # a determined common offset is known less well than each antenna's leakage given
+        # the others: its variance adds to every antenna's
+        common = np.where(free, 0.0, res["common_sigma"])[..., None, None]
+        snr = 1.0 / np.sqrt(res["d_sigma"] ** 2 + common**2)
         reason = np.where(ok & (snr.min(axis=-1) < settings.min_snr), LOW_SNR, reason)
         flags = reason != OK
         d = np.where(flags[..., None], 0, d)
@@ -67,7 +63,9 @@ class LeakageSolver:
 
 def least_leakage(d: np.ndarray, ok: np.ndarray) -> np.ndarray:
     """Leakages (..., n_ant, 2) moved along the degenerate direction (d_pq + c,
-    d_qp - conj(c)) to the smallest total leakage over the antennas that are `ok` (..., n_ant)."""
+    d_qp - conj(c)) to the smallest total leakage over the antennas that are `ok` (..., n_ant):
+    the convention the solver follows where the offset is free (the truth of a simulation
+    in that convention)."""
     count = np.maximum(ok.sum(axis=-1), 1)
     mean_pq = (d[..., 0] * ok).sum(axis=-1) / count
     mean_qp = (d[..., 1] * ok).sum(axis=-1) / count

@@ -6,8 +6,10 @@ the parallactic rotation are in the model Z):
     R_pq = X D_p Z_pq D_q^H X^H,   D_p = [[1, x_p], [y_p, 1]],   X = diag(1, exp(i psi))
 
 with x_p = d_pq and y_p = d_qp of antenna p, psi the cross-hand phase common to all antennas.
-Either part may be held fixed (D = identity, or psi = 0). Alternating least squares on the
-statistics of accumulate.PolStats: with psi fixed, each antenna's x_p and y_p are linear least
+Either part may be held fixed (D = identity, or psi = 0). Only the cross hands are fitted:
+the parallel hands belong to the diagonal terms (G solved before D has absorbed the leakage's
+small imprint on them, and fitting them again would bias the leakages). Alternating least
+squares on the statistics of accumulate.PolStats: with psi fixed, each antenna's x_p and y_p are linear least
 squares problems given the other antennas (Gauss-Seidel sweeps); with D fixed, psi = -arg of the
 cross-hand correlation of data and model. Leakages are small, so the sweeps start from
 D = identity and converge in a few iterations.
@@ -23,9 +25,13 @@ from numba import njit
 from alakazam.engine.accumulate import PolStats
 from alakazam.engine.solvers.stefcal import DIVERGED, NOT_CONVERGED, OK, active_antennas
 
+POLARISED = 1e-4  # a fractional power above which the model counts as having it
+
 
 def fit(stats: PolStats, settings, fit_d: bool, fit_psi: bool) -> dict:
-    """Fit every cell of `stats` (see fit_cells); the results reshaped to the cells:
+    """Fit every cell of `stats` (see fit_cells), with the common leakage offset fixed by the
+    least-leakage convention where the model leaves it free (offset_free); the results
+    reshaped to the cells:
     d (n_tc, n_fc, n_ant, 2) complex (d_pq, d_qp), d_sigma (same, float: standard error of
     each real and imaginary part, the noise scaled by the reduced chi-squared), psi and
     psi_sigma (n_tc, n_fc) rad, reason (n_tc, n_fc, n_ant)."""
@@ -34,57 +40,79 @@ def fit(stats: PolStats, settings, fit_d: bool, fit_psi: bool) -> dict:
     d = np.zeros((cells, n_ant, 2), np.complex128)
     info = np.zeros((cells, n_ant, 2))
     psi, psi_info, red = np.zeros(cells), np.zeros(cells), np.ones(cells)
+    common_var = np.zeros((cells, 4))
     reason = np.zeros((cells, n_ant), np.int64)
     shape4 = (cells, n_ant, n_ant, 4, 4)
     fit_cells(stats.sr.reshape(shape4), stats.sz.reshape(shape4),
               stats.rr.reshape(shape4[:3]), stats.n.reshape(shape4[:3]),
-              stats.n_pre_rfi.reshape(shape4[:3]), fit_d, fit_psi, settings.min_baselines,
-              settings.max_iter, settings.tol, d, info, psi, psi_info, red, reason)
-    with np.errstate(divide="ignore"):
-        d_sigma = np.where(info > 0, np.sqrt(red[:, None, None] / np.maximum(info, 1e-300)), np.inf)
-        psi_sigma = np.where(psi_info > 0, np.sqrt(red / np.maximum(psi_info, 1e-300)), np.inf)
+              stats.n_pre_rfi.reshape(shape4[:3]), fit_d, fit_psi,
+              offset_free(stats).reshape(cells), settings.min_baselines,
+              settings.max_iter, settings.tol, d, info, psi, psi_info, common_var, red, reason)
+    d_var = np.where(info > 0, 1.0 / np.maximum(info, 1e-300), np.inf)
+    psi_var = np.where(psi_info > 0, 1.0 / np.maximum(psi_info, 1e-300), np.inf)
+    if fit_d and fit_psi:
+        psi_var = common_var[:, 3]
     cell = (n_tc, n_fc)
-    return {"d": d.reshape(cell + (n_ant, 2)), "d_sigma": d_sigma.reshape(cell + (n_ant, 2)),
-            "psi": psi.reshape(cell), "psi_sigma": psi_sigma.reshape(cell),
+    return {"d": d.reshape(cell + (n_ant, 2)),
+            "d_sigma": np.sqrt(red[:, None, None] * d_var).reshape(cell + (n_ant, 2)),
+            "common_sigma": np.sqrt(red * 0.5 * (common_var[:, 0] + common_var[:, 1])).reshape(cell),
+            "psi": psi.reshape(cell), "psi_sigma": np.sqrt(red * psi_var).reshape(cell),
             "reason": reason.reshape(cell + (n_ant,))}
 
 
-def power_ratio(stats: PolStats, k: tuple, m: tuple) -> np.ndarray:
-    """Per cell (n_tc, n_fc): model power in the combination of correlations `k` over that in
-    `m`, each a tuple of (sign, correlation) pairs: sum w |sum sign Z_k|^2 / ... ."""
-    def power(combo):
+def polarised(stats: PolStats) -> np.ndarray:
+    """Per cell (n_tc, n_fc): does the model have cross-hand power above POLARISED times its
+    parallel-hand power."""
+    return _power_ratio(stats, ((1, 1), (1, 2))) > POLARISED
+
+
+def offset_free(stats: PolStats) -> np.ndarray:
+    """Per cell (n_tc, n_fc): is the common leakage offset (d_pq + c, d_qp - conj(c)) left
+    free by the model, i.e. is the power of Z_11 - Z_22 (Stokes Q' for LINEAR, V for
+    CIRCULAR feeds) below POLARISED times the parallel-hand power."""
+    return _power_ratio(stats, ((1, 0), (-1, 3))) <= POLARISED
+
+
+def _power_ratio(stats: PolStats, combo: tuple) -> np.ndarray:
+    """sum w |sum_k sign_k Z_k|^2 over sum w (|Z_11|^2 + |Z_22|^2) per cell; combo: (sign,
+    correlation) pairs."""
+    def power(pairs):
         out = 0
-        for s1, a in combo:
-            for s2, b in combo:
+        for s1, a in pairs:
+            for s2, b in pairs:
                 out = out + s1 * s2 * stats.sz[..., a, b].real
         return out.sum(axis=(2, 3))
-    den = power(m)
-    return np.where(den > 0, power(k) / np.where(den > 0, den, 1), 0.0)
+    den = power(((1, 0),)) + power(((1, 3),))
+    return np.where(den > 0, power(combo) / np.where(den > 0, den, 1), 0.0)
 
 
 @njit(cache=True, nogil=True)
-def fit_cells(sr, sz, rr, n, n0, fit_d, fit_psi, min_bl, max_iter, tol, d, d_info, psi,
-              psi_info, red_chi2, reason):
+def fit_cells(sr, sz, rr, n, n0, fit_d, fit_psi, free, min_bl, max_iter, tol, d, d_info, psi,
+              psi_info, common_var, red_chi2, reason):
     """Fit every cell. sr, sz (n_cell, n_ant, n_ant, 4, 4), rr, n, n0 (n_cell, n_ant, n_ant):
-    the statistics; fit_d, fit_psi: which parameters are free. Outputs: d (n_cell, n_ant, 2)
+    the statistics; fit_d, fit_psi: which parameters are free; free (n_cell,): the common
+    leakage offset is undetermined and is held at the least total leakage. Outputs: d (n_cell, n_ant, 2)
     complex (x, y), d_info (n_cell, n_ant, 2) their Fisher information (sum w |dR/dx|^2),
-    psi (n_cell,) rad, psi_info (n_cell,), red_chi2 (n_cell,) reduced chi-squared,
+    psi (n_cell,) rad, psi_info (n_cell,) its information with D fixed, common_var
+    (n_cell, 4) when fit_d: the variances (in units of the noise) of the common directions
+    (Re c, Im c, rho, psi) of _global_normal, red_chi2 (n_cell,) reduced chi-squared,
     reason (n_cell, n_ant) codes."""
     for c in range(sr.shape[0]):
         psi[c], psi_info[c], red_chi2[c] = _fit_one(
-            sr[c], sz[c], rr[c], n[c], n0[c], fit_d, fit_psi, min_bl, max_iter, tol, d[c],
-            d_info[c], reason[c])
+            sr[c], sz[c], rr[c], n[c], n0[c], fit_d, fit_psi, free[c], min_bl, max_iter, tol,
+            d[c], d_info[c], common_var[c], reason[c])
 
 
 @njit(cache=True, nogil=True)
-def _fit_one(sr, sz, rr, n, n0, fit_d, fit_psi, min_bl, max_iter, tol, d, d_info, reason):
+def _fit_one(sr, sz, rr, n, n0, fit_d, fit_psi, free, min_bl, max_iter, tol, d, d_info,
+             common_var, reason):
     n_ant = n.shape[0]
     d[:] = 0
     d_info[:] = 0
     active = active_antennas(n, n0, min_bl, reason)
     if active.sum() < 2:
         return 0.0, 0.0, 1.0
-    mats = np.zeros((n_ant, 2, 2), np.complex128)
+    mats = np.zeros((n_ant, 2, 2), np.complex128)  # D_p
     for p in range(n_ant):
         mats[p, 0, 0] = 1.0
         mats[p, 1, 1] = 1.0
@@ -95,37 +123,32 @@ def _fit_one(sr, sz, rr, n, n0, fit_d, fit_psi, min_bl, max_iter, tol, d, d_info
         change = 0.0
         norm = 1e-30
         if fit_d:
-            rot = np.exp(1j * psi)
+            before = mats.copy()
+            _sweep(sr, sz, n, active, mats, eye, psi, d_info)
+            # the slow directions of the sweeps (a common leakage offset, traded against the
+            # cross-hand phase) by one Gauss-Newton step
+            jtj, jtr = _global_normal(sr, sz, n, active, mats, psi, fit_psi, free)
+            step = np.linalg.solve(jtj, jtr)
+            dc, drho = step[0] + 1j * step[1], step[2]
+            dpsi = step[3] if fit_psi else 0.0
+            turn = np.exp(1j * drho)
             for p in range(n_ant):
-                if not active[p]:
-                    continue
-                c01 = c10 = m01 = m10 = 0j
-                m00 = m11 = 0.0
-                for q in range(n_ant):
-                    if q == p or not active[q] or n[p, q] == 0:
-                        continue
-                    for b in range(2):
-                        # R~ = X^H R X: entry (0, b) carries exp(i psi) when b = 1, (1, b)
-                        # exp(-i psi) when b = 0
-                        f0 = rot if b == 1 else 1.0
-                        f1 = np.conj(rot) if b == 0 else 1.0
-                        c01 += f0 * _rw(sr[p, q], eye, mats[q], b, 2 + b)
-                        c10 += f1 * _rw(sr[p, q], eye, mats[q], 2 + b, b)
-                        m01 += _ww(sz[p, q], eye, mats[q], b, 2 + b)
-                        m10 += _ww(sz[p, q], eye, mats[q], 2 + b, b)
-                        m00 += _ww(sz[p, q], eye, mats[q], b, b).real
-                        m11 += _ww(sz[p, q], eye, mats[q], 2 + b, 2 + b).real
-                x = (c01 - m01) / m11 if m11 > 0 else 0j
-                y = (c10 - m10) / m00 if m00 > 0 else 0j
-                change += abs(x - mats[p, 0, 1]) ** 2 + abs(y - mats[p, 1, 0]) ** 2
-                norm += abs(x) ** 2 + abs(y) ** 2
-                mats[p, 0, 1], mats[p, 1, 0] = x, y
-                d_info[p, 0], d_info[p, 1] = m11, m00
-        if fit_psi:
+                if active[p]:
+                    mats[p, 0, 1] = mats[p, 0, 1] * np.conj(turn) + dc
+                    mats[p, 1, 0] = mats[p, 1, 0] * turn - np.conj(dc)
+            if free:
+                _least_leakage(mats, active)
+            psi += dpsi
+            for p in range(n_ant):
+                change += abs(mats[p, 0, 1] - before[p, 0, 1]) ** 2 + abs(
+                    mats[p, 1, 0] - before[p, 1, 0]) ** 2
+                norm += abs(mats[p, 0, 1]) ** 2 + abs(mats[p, 1, 0]) ** 2
+            change += dpsi**2
+        elif fit_psi:
             new = _best_psi(sr, n, active, mats)
             change += abs(np.angle(np.exp(1j * (new - psi)))) ** 2
-            norm += 1.0
             psi = new
+        norm += 1.0 if fit_psi else 0.0
         if not np.isfinite(norm) or norm > 1e6 * n_ant:
             for p in range(n_ant):
                 if active[p]:
@@ -134,35 +157,153 @@ def _fit_one(sr, sz, rr, n, n0, fit_d, fit_psi, min_bl, max_iter, tol, d, d_info
         if change <= tol * tol * norm or not (fit_d or fit_psi):
             converged = True
             break
+    if fit_d:
+        cov = np.linalg.inv(_global_normal(sr, sz, n, active, mats, psi, fit_psi, free)[0])
+        for i in range(cov.shape[0]):
+            common_var[i] = cov[i, i]
     # chi-squared and the information of psi, over baselines p < q
-    rot = np.exp(1j * psi)
+    amat = _with_psi(mats, psi)
     chi2 = 0.0
     info_psi = 0.0
     samples = 0
-    amat = np.empty((n_ant, 2, 2), np.complex128)
-    for p in range(n_ant):
-        amat[p, 0] = mats[p, 0]
-        amat[p, 1] = rot * mats[p, 1]
     for p in range(n_ant):
         for q in range(p + 1, n_ant):
             if not (active[p] and active[q] and n[p, q] > 0):
                 continue
             chi2 += rr[p, q]
-            for k in range(4):
-                chi2 += _ww(sz[p, q], amat[p], amat[q], k, k).real
+            for k in (1, 2):
+                chi2 += _ww(sz[p, q], amat[p], amat[q], amat[p], amat[q], k, k).real
                 chi2 -= 2 * _rw(sr[p, q], amat[p], amat[q], k, k).real
-            info_psi += (_ww(sz[p, q], mats[p], mats[q], 1, 1).real
-                         + _ww(sz[p, q], mats[p], mats[q], 2, 2).real)
+            for k in (1, 2):
+                info_psi += _ww(sz[p, q], mats[p], mats[q], mats[p], mats[q], k, k).real
             samples += n[p, q]
     n_active = active.sum()
     params = (4 * n_active if fit_d else 0) + (1 if fit_psi else 0)
-    dof = 8 * samples - params
+    dof = 4 * samples - params
     red = chi2 / dof if dof > 0 and chi2 > 0 else 1.0
     for p in range(n_ant):
         if active[p]:
             d[p, 0], d[p, 1] = mats[p, 0, 1], mats[p, 1, 0]
             reason[p] = OK if converged else NOT_CONVERGED
-    return float(np.angle(rot)), info_psi, red
+    return float(np.angle(np.exp(1j * psi))), info_psi, red
+
+
+@njit(cache=True, nogil=True)
+def _with_psi(mats, psi):
+    """A_p = X D_p (n_ant, 2, 2) with X = diag(1, exp(i psi))."""
+    out = mats.copy()
+    rot = np.exp(1j * psi)
+    for p in range(mats.shape[0]):
+        out[p, 1, 0] *= rot
+        out[p, 1, 1] *= rot
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _sweep(sr, sz, n, active, mats, eye, psi, d_info):
+    """One Gauss-Seidel sweep over the antennas: each x_p, y_p by linear least squares with
+    the others fixed, fitting the cross hands of X^H R X = D_p Z D_q^H; d_info (n_ant, 2) gets each parameter's
+    information."""
+    rot = np.exp(1j * psi)
+    n_ant = n.shape[0]
+    for p in range(n_ant):
+        if not active[p]:
+            continue
+        c01 = c10 = m01 = m10 = 0j
+        m00 = m11 = 0.0
+        for q in range(n_ant):
+            if q == p or not active[q] or n[p, q] == 0:
+                continue
+            dq = mats[q]
+            # X^H R X: entry (0, 1) = R_01 exp(i psi) = W_01 + x_p W_11, entry (1, 0) =
+            # R_10 exp(-i psi) = W_10 + y_p W_00, with W = Z D_q^H
+            c01 += rot * _rw(sr[p, q], eye, dq, 1, 3)
+            c10 += np.conj(rot) * _rw(sr[p, q], eye, dq, 2, 0)
+            m01 += _ww(sz[p, q], eye, dq, eye, dq, 1, 3)
+            m10 += _ww(sz[p, q], eye, dq, eye, dq, 2, 0)
+            m00 += _ww(sz[p, q], eye, dq, eye, dq, 0, 0).real
+            m11 += _ww(sz[p, q], eye, dq, eye, dq, 3, 3).real
+        mats[p, 0, 1] = (c01 - m01) / m11 if m11 > 0 else 0j
+        mats[p, 1, 0] = (c10 - m10) / m00 if m00 > 0 else 0j
+        d_info[p, 0] = m11
+        d_info[p, 1] = m00
+
+
+@njit(cache=True, nogil=True)
+def _global_normal(sr, sz, n, active, mats, psi, fit_psi, free):
+    """Gauss-Newton normal equations (J^T J, J^T r) for the parameters the sweeps move
+    slowly, which change every antenna together: a common leakage offset c (x_p + c,
+    y_p - conj(c)), a common turn rho (x_p exp(-i rho), y_p exp(i rho), which trades with
+    psi) and, when fit_psi, psi. With `free`, c is held (its rows are the identity). An
+    undetermined direction is damped to (almost) no step."""
+    n_ant = n.shape[0]
+    amat = _with_psi(mats, psi)
+    n_par = 4 if fit_psi else 3
+    # derivatives of A_p = X D_p: dA/dRe(c) = X [[0, 1], [-1, 0]], dA/dIm(c) = X [[0, i],
+    # [i, 0]], dA/drho = X [[0, -i x_p], [i y_p, 0]], dA/dpsi = diag(0, i) A_p
+    deriv = np.zeros((4, n_ant, 2, 2), np.complex128)
+    rot = np.exp(1j * psi)
+    for p in range(n_ant):
+        deriv[0, p, 0, 1] = 1.0
+        deriv[0, p, 1, 0] = -rot
+        deriv[1, p, 0, 1] = 1j
+        deriv[1, p, 1, 0] = 1j * rot
+        deriv[2, p, 0, 1] = -1j * mats[p, 0, 1]
+        deriv[2, p, 1, 0] = 1j * rot * mats[p, 1, 0]
+        deriv[3, p, 1, 0] = 1j * amat[p, 1, 0]
+        deriv[3, p, 1, 1] = 1j * amat[p, 1, 1]
+    jtj = np.zeros((n_par, n_par))
+    jtr = np.zeros(n_par)
+    for p in range(n_ant):
+        for q in range(p + 1, n_ant):
+            if not (active[p] and active[q] and n[p, q] > 0):
+                continue
+            s, ap, aq = sz[p, q], amat[p], amat[q]
+            for i in range(n_par):
+                li_p, li_q = deriv[i, p], deriv[i, q]
+                for k in (1, 2):
+                    # <R - M, dM_i> with dM_i = L_p Z A_q^H + A_p Z L_q^H
+                    jtr[i] += (_rw(sr[p, q], li_p, aq, k, k) + _rw(sr[p, q], ap, li_q, k, k)
+                               - _ww(s, ap, aq, li_p, aq, k, k)
+                               - _ww(s, ap, aq, ap, li_q, k, k)).real
+                    for j in range(i, n_par):
+                        lj_p, lj_q = deriv[j, p], deriv[j, q]
+                        v = (_ww(s, li_p, aq, lj_p, aq, k, k) + _ww(s, li_p, aq, ap, lj_q, k, k)
+                             + _ww(s, ap, li_q, lj_p, aq, k, k)
+                             + _ww(s, ap, li_q, ap, lj_q, k, k)).real
+                        jtj[i, j] += v
+                        if j != i:
+                            jtj[j, i] += v
+    scale = 0.0
+    for i in range(n_par):
+        scale = max(scale, jtj[i, i])
+    for i in range(n_par):
+        jtj[i, i] += 1e-9 * scale if scale > 0 else 1.0
+    if free:
+        for i in range(2):
+            jtr[i] = 0.0
+            for j in range(n_par):
+                jtj[i, j] = jtj[j, i] = 0.0
+            jtj[i, i] = 1.0
+    return jtj, jtr
+
+
+@njit(cache=True, nogil=True)
+def _least_leakage(mats, active):
+    """Move the leakages along the common offset (x_p + c, y_p - conj(c)) to the least total
+    leakage over the active antennas: mean(x) = conj(mean(y))."""
+    mx = my = 0j
+    count = 0
+    for p in range(mats.shape[0]):
+        if active[p]:
+            mx += mats[p, 0, 1]
+            my += mats[p, 1, 0]
+            count += 1
+    c = -(mx - np.conj(my)) / (2 * max(count, 1))
+    for p in range(mats.shape[0]):
+        if active[p]:
+            mats[p, 0, 1] += c
+            mats[p, 1, 0] -= np.conj(c)
 
 
 @njit(cache=True, nogil=True)
@@ -191,15 +332,16 @@ def _rw(sr, ap, aq, k, m):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _ww(sz, ap, aq, k, m):
-    """sum w W_k conj(W_m) with W = ap Z aq^H, from sz (4, 4) = sum w Z_k conj(Z_l)."""
+def _ww(sz, a1, b1, a2, b2, k, m):
+    """sum w U_k conj(V_m) with U = a1 Z b1^H and V = a2 Z b2^H, from sz (4, 4) =
+    sum w Z_k conj(Z_l)."""
     i, j = k // 2, k % 2
     i2, j2 = m // 2, m % 2
     out = 0j
     for a in range(2):
         for b in range(2):
-            u = ap[i, a] * np.conj(aq[j, b])
-            for a2 in range(2):
-                for b2 in range(2):
-                    out += u * np.conj(ap[i2, a2]) * aq[j2, b2] * sz[2 * a + b, 2 * a2 + b2]
+            u = a1[i, a] * np.conj(b1[j, b])
+            for c in range(2):
+                for e in range(2):
+                    out += u * np.conj(a2[i2, c]) * b2[j2, e] * sz[2 * a + b, 2 * c + e]
     return out

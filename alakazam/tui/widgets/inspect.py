@@ -110,7 +110,7 @@ class Inspect(Vertical):
         self.query_one("#flux-view").display = False
         self.current = sol
         quantity = self.quantity
-        if quantity == "delay" and "delay" not in sol.native:
+        if quantity == "delay" and not plots.has_delays(sol):
             quantity = "phase"
         curves = plots.series(sol, quantity, self.axis, range(sol.n_ant), (0, 1),
                               self.table.antenna_names, self.table.receptor_names)
