@@ -11,9 +11,12 @@ taken, every job a process of its own:
       workers, so that pages a forked worker shares with its parent count once; sampled every
       20 ms) and the `--dry-run` predictions;
   (e) the numba compile time of a first run (an empty kernel cache) over a warm one;
-  (f) the fixed start-up of a run: a `--dry-run` (imports, MS metadata, plan).
+  (f) the fixed start-up of a run: a `--dry-run` (imports, MS metadata, plan);
+  (g) with --pol: the same MS size with the polcal schedule (3C286 in every third scan), its
+      read floor and `alakazam run` of the polarisation chain K, B, G, Kcross, D (per
+      channel), Xf on 3C286 with apply_parang.
 
-    python benchmarks/bench_run.py [--ms bench10.ms] [--repeat 3] [--workers N]
+    python benchmarks/bench_run.py [--ms bench10.ms] [--repeat 3] [--workers N] [--pol]
 """
 
 from __future__ import annotations
@@ -73,14 +76,10 @@ def main():
     parser.add_argument("--ms", default="bench10.ms")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--pol", action="store_true", help="also time the polarisation chain")
     args = parser.parse_args()
     python, ms = sys.executable, os.path.abspath(args.ms)
-    if not os.path.exists(ms):
-        t0 = time.perf_counter()
-        subprocess.run([python, "-m", "alakazam", "simulate", ms, "--n-ant", "27", "--duration",
-                        "3600", "--integration", "10", "--n-spw", "2", "--n-chan", "64",
-                        "--scan-length", "300"], check=True)
-        print(f"simulate: {time.perf_counter() - t0:.1f} s")
+    build(ms)
     folder = os.path.dirname(ms)
     solve_cfg, apply_cfg = (os.path.join(folder, f"bench_{n}.yaml") for n in ("solve", "apply"))
     cal = os.path.join(folder, "bench_cal.h5")
@@ -120,6 +119,38 @@ def main():
     print(f"numba compilation in a first run: {first - warm:.1f} s ({first:.1f} s cold, "
           f"{warm:.1f} s warm)")
     print(f"start-up of a run (--dry-run: imports, MS metadata, plan): {t_start:.2f} s")
+    if args.pol:
+        bench_pol(ms.replace(".ms", "-pol.ms"), n, workers)
+
+
+def build(ms: str, *extra: str) -> None:
+    """Simulate the benchmark MS (27 antennas, 1 h, 10 s, 2 SPW x 64 channels) unless it
+    exists."""
+    if os.path.exists(ms):
+        return
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "alakazam", "simulate", ms, "--n-ant", "27",
+                    "--duration", "3600", "--integration", "10", "--n-spw", "2", "--n-chan",
+                    "64", "--scan-length", "300", *extra], check=True)
+    print(f"simulate {ms}: {time.perf_counter() - t0:.1f} s")
+
+
+def bench_pol(ms: str, n: int, workers: list[str]) -> None:
+    """(g): the polarisation chain on 3C286 against the read floor of the same MS."""
+    build(ms, "--schedule", "polcal")
+    cfg = os.path.join(os.path.dirname(ms), "bench_pol.yaml")
+    with open(cfg, "w") as fh:
+        yaml.safe_dump({"solve": [{
+            "ms": ms, "output": os.path.join(os.path.dirname(ms), "bench_pol.h5"), "ref_ant": 0,
+            "apply_parang": True, "jones": ["K", "B", "G", "Kcross", "D", "Xf"],
+            "field": "3C286", "time_interval": ["inf", "inf", "int", "inf", "inf", "inf"],
+            "freq_interval": ["full", "1", "full", "full", "1", "full"]}]}, fh)
+    solve = [sys.executable, "-m", "alakazam", "run", cfg, *workers]
+    subprocess.run(solve, check=True, capture_output=True)  # warm the kernel caches
+    t_read, _ = median_of(n, [sys.executable, "-c", FLOOR_READ.format(ms=ms)])
+    t_pol, m_pol = median_of(n, solve)
+    print(f"polcal MS read floor: {t_read:.2f} s; solve K, B, G, Kcross, D (per channel), Xf "
+          f"on 3C286: {t_pol:.2f} s = {t_pol / t_read:.2f} x read floor; peak {m_pol:.2f} GB")
 
 
 if __name__ == "__main__":

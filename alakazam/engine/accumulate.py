@@ -84,7 +84,8 @@ class PolStats:
     cross-hand terms (R_pq = A_p Z_pq A_q^H with A_p a full 2x2 matrix).
 
     Correlations are flattened as k = 2 i + j for entry (i, j) of the 2x2 matrix. Per cell and
-    ordered antenna pair (p, q) (the pair (q, p) holds the Hermitian transposes R^H, Z^H):
+    antenna pair (p, q) as the rows have it (`symmetric()` adds the other order, whose
+    visibilities are the Hermitian transposes R^H, Z^H):
     sr (n_tc, n_fc, n_ant, n_ant, 4, 4) = sum w R_k conj(Z_l); sz (same) = sum w Z_k conj(Z_l);
     rr (n_tc, n_fc, n_ant, n_ant) = sum w |R|^2 over the two cross hands; n and n_pre_rfi the
     2x2 samples used (and before RFI flagging). A sample is used only if its four correlations
@@ -111,7 +112,21 @@ class PolStats:
 
     def antenna_counts(self) -> np.ndarray:
         """Samples used per antenna (n_ant,), over all cells."""
-        return self.n.sum(axis=(0, 1, 3))
+        return self.n.sum(axis=(0, 1, 3)) + self.n.sum(axis=(0, 1, 2))
+
+    def symmetric(self) -> "PolStats":
+        """The statistics of both orders of every pair: [p, q] and [q, p] each hold all the
+        samples of the baseline, [q, p] as R^H, Z^H (entry (j, i) for (i, j))."""
+        tr = [0, 2, 1, 3]  # flat index of entry (j, i) for k = 2 i + j
+
+        def both(x):
+            return x + np.conj(np.swapaxes(x, 2, 3)[..., tr, :][..., tr])
+
+        def pair(x):
+            return x + np.swapaxes(x, 2, 3)
+
+        return PolStats(both(self.sr), both(self.sz), pair(self.rr), pair(self.n),
+                        pair(self.n_pre_rfi))
 
 
 @njit(cache=True, nogil=True)
@@ -119,7 +134,6 @@ def _accumulate_pol(vis, model, weight, flag, rfi, tcell, fcell, ant1, ant2, pos
                     n, n0):
     r_ = np.empty(4, np.complex128)
     z_ = np.empty(4, np.complex128)
-    tr = np.array([0, 2, 1, 3])  # flat index of entry (j, i) for k = 2 i + j
     for r in range(vis.shape[0]):
         t, p, q = tcell[r], ant1[r], ant2[r]
         if p == q:
@@ -142,20 +156,12 @@ def _accumulate_pol(vis, model, weight, flag, rfi, tcell, fcell, ant1, ant2, pos
             if not usable or zz == 0:
                 continue
             n0[t, f, p, q] += 1
-            n0[t, f, q, p] += 1
             if hit:
                 continue
             n[t, f, p, q] += 1
-            n[t, f, q, p] += 1
-            rsum = abs(r_[1]) ** 2 + abs(r_[2]) ** 2
-            for k in range(4):
-                for m in range(4):
-                    a = w * r_[k] * np.conj(z_[m])
-                    b = w * z_[k] * np.conj(z_[m])
-                    sr[t, f, p, q, k, m] += a
-                    sz[t, f, p, q, k, m] += b
-                    # (q, p): R^H_k conj(Z^H_m) = conj(R_tr[k]) Z_tr[m]
-                    sr[t, f, q, p, tr[k], tr[m]] += np.conj(a)
-                    sz[t, f, q, p, tr[k], tr[m]] += np.conj(b)
-            rr[t, f, p, q] += w * rsum
-            rr[t, f, q, p] += w * rsum
+            for m in range(4):
+                wz = w * np.conj(z_[m])
+                for k in range(4):
+                    sr[t, f, p, q, k, m] += r_[k] * wz
+                    sz[t, f, p, q, k, m] += z_[k] * wz
+            rr[t, f, p, q] += w * (abs(r_[1]) ** 2 + abs(r_[2]) ** 2)

@@ -35,12 +35,13 @@ def fit(stats: PolStats, settings, fit_d: bool, fit_psi: bool) -> dict:
     d (n_tc, n_fc, n_ant, 2) complex (d_pq, d_qp), d_sigma (same, float: standard error of
     each real and imaginary part, the noise scaled by the reduced chi-squared), psi and
     psi_sigma (n_tc, n_fc) rad, reason (n_tc, n_fc, n_ant)."""
+    stats = stats.symmetric()
     n_tc, n_fc, n_ant = stats.n.shape[:3]
     cells = n_tc * n_fc
     d = np.zeros((cells, n_ant, 2), np.complex128)
     info = np.zeros((cells, n_ant, 2))
     psi, psi_info, red = np.zeros(cells), np.zeros(cells), np.ones(cells)
-    common_var = np.zeros((cells, 4))
+    common_var = np.zeros((cells, 7))
     reason = np.zeros((cells, n_ant), np.int64)
     shape4 = (cells, n_ant, n_ant, 4, 4)
     fit_cells(stats.sr.reshape(shape4), stats.sz.reshape(shape4),
@@ -51,7 +52,7 @@ def fit(stats: PolStats, settings, fit_d: bool, fit_psi: bool) -> dict:
     d_var = np.where(info > 0, 1.0 / np.maximum(info, 1e-300), np.inf)
     psi_var = np.where(psi_info > 0, 1.0 / np.maximum(psi_info, 1e-300), np.inf)
     if fit_d and fit_psi:
-        psi_var = common_var[:, 3]
+        psi_var = common_var[:, 6]
     cell = (n_tc, n_fc)
     return {"d": d.reshape(cell + (n_ant, 2)),
             "d_sigma": np.sqrt(red[:, None, None] * d_var).reshape(cell + (n_ant, 2)),
@@ -94,8 +95,8 @@ def fit_cells(sr, sz, rr, n, n0, fit_d, fit_psi, free, min_bl, max_iter, tol, d,
     leakage offset is undetermined and is held at the least total leakage. Outputs: d (n_cell, n_ant, 2)
     complex (x, y), d_info (n_cell, n_ant, 2) their Fisher information (sum w |dR/dx|^2),
     psi (n_cell,) rad, psi_info (n_cell,) its information with D fixed, common_var
-    (n_cell, 4) when fit_d: the variances (in units of the noise) of the common directions
-    (Re c, Im c, rho, psi) of _global_normal, red_chi2 (n_cell,) reduced chi-squared,
+    (n_cell, 7) when fit_d: the variances (in units of the noise) of the common directions
+    of _global_normal (Re c, Im c, ..., psi), red_chi2 (n_cell,) reduced chi-squared,
     reason (n_cell, n_ant) codes."""
     for c in range(sr.shape[0]):
         psi[c], psi_info[c], red_chi2[c] = _fit_one(
@@ -125,17 +126,17 @@ def _fit_one(sr, sz, rr, n, n0, fit_d, fit_psi, free, min_bl, max_iter, tol, d, 
         if fit_d:
             before = mats.copy()
             _sweep(sr, sz, n, active, mats, eye, psi, d_info)
-            # the slow directions of the sweeps (a common leakage offset, traded against the
-            # cross-hand phase) by one Gauss-Newton step
+            # the slow directions of the sweeps (changes of every antenna at once, traded
+            # against the cross-hand phase) by one Gauss-Newton step
             jtj, jtr = _global_normal(sr, sz, n, active, mats, psi, fit_psi, free)
             step = np.linalg.solve(jtj, jtr)
-            dc, drho = step[0] + 1j * step[1], step[2]
-            dpsi = step[3] if fit_psi else 0.0
-            turn = np.exp(1j * drho)
+            dc, ds = step[0] + 1j * step[1], step[2] + 1j * step[3]
+            dpsi = step[6] if fit_psi else 0.0
+            turn_x, turn_y = np.exp(-1j * (step[4] + step[5])), np.exp(1j * (step[4] - step[5]))
             for p in range(n_ant):
                 if active[p]:
-                    mats[p, 0, 1] = mats[p, 0, 1] * np.conj(turn) + dc
-                    mats[p, 1, 0] = mats[p, 1, 0] * turn - np.conj(dc)
+                    mats[p, 0, 1] = mats[p, 0, 1] * turn_x + dc + ds
+                    mats[p, 1, 0] = mats[p, 1, 0] * turn_y - np.conj(dc) + np.conj(ds)
             if free:
                 _least_leakage(mats, active)
             psi += dpsi
@@ -233,47 +234,62 @@ def _sweep(sr, sz, n, active, mats, eye, psi, d_info):
 def _global_normal(sr, sz, n, active, mats, psi, fit_psi, free):
     """Gauss-Newton normal equations (J^T J, J^T r) for the parameters the sweeps move
     slowly, which change every antenna together: a common leakage offset c (x_p + c,
-    y_p - conj(c)), a common turn rho (x_p exp(-i rho), y_p exp(i rho), which trades with
-    psi) and, when fit_psi, psi. With `free`, c is held (its rows are the identity). An
-    undetermined direction is damped to (almost) no step."""
+    y_p - conj(c): undetermined for an unpolarised source) and its mirror s (x_p + s,
+    y_p + conj(s)), two common turns (x_p exp(-i (r1 + r2)), y_p exp(i (r1 - r2))) and, when
+    fit_psi, psi (parameters 0-1: c, 2-3: s, 4: r1, 5: r2, 6: psi). With `free`, c is held
+    (its rows are the identity). An undetermined direction is damped to (almost) no step."""
     n_ant = n.shape[0]
     amat = _with_psi(mats, psi)
-    n_par = 4 if fit_psi else 3
-    # derivatives of A_p = X D_p: dA/dRe(c) = X [[0, 1], [-1, 0]], dA/dIm(c) = X [[0, i],
-    # [i, 0]], dA/drho = X [[0, -i x_p], [i y_p, 0]], dA/dpsi = diag(0, i) A_p
-    deriv = np.zeros((4, n_ant, 2, 2), np.complex128)
-    rot = np.exp(1j * psi)
+    n_par = 7 if fit_psi else 6
+    # derivatives of D_p (then A_p = X D_p), and dA/dpsi = diag(0, i) A_p
+    deriv = np.zeros((7, n_ant, 2, 2), np.complex128)
     for p in range(n_ant):
-        deriv[0, p, 0, 1] = 1.0
-        deriv[0, p, 1, 0] = -rot
-        deriv[1, p, 0, 1] = 1j
-        deriv[1, p, 1, 0] = 1j * rot
-        deriv[2, p, 0, 1] = -1j * mats[p, 0, 1]
-        deriv[2, p, 1, 0] = 1j * rot * mats[p, 1, 0]
-        deriv[3, p, 1, 0] = 1j * amat[p, 1, 0]
-        deriv[3, p, 1, 1] = 1j * amat[p, 1, 1]
+        x, y = mats[p, 0, 1], mats[p, 1, 0]
+        deriv[0, p, 0, 1], deriv[0, p, 1, 0] = 1.0, -1.0
+        deriv[1, p, 0, 1], deriv[1, p, 1, 0] = 1j, 1j
+        deriv[2, p, 0, 1], deriv[2, p, 1, 0] = 1.0, 1.0
+        deriv[3, p, 0, 1], deriv[3, p, 1, 0] = 1j, -1j
+        deriv[4, p, 0, 1], deriv[4, p, 1, 0] = -1j * x, 1j * y
+        deriv[5, p, 0, 1], deriv[5, p, 1, 0] = -1j * x, -1j * y
+    deriv[:6] = _with_psi(deriv[:6].reshape((-1, 2, 2)), psi).reshape((6, n_ant, 2, 2))
+    for p in range(n_ant):
+        deriv[6, p, 1, 0] = 1j * amat[p, 1, 0]
+        deriv[6, p, 1, 1] = 1j * amat[p, 1, 1]
     jtj = np.zeros((n_par, n_par))
     jtr = np.zeros(n_par)
+    # per baseline and cross hand k, every matrix of the form L Z R^H is linear in Z: entry k
+    # is g . Z with g_ab = L[i, a] conj(R[j, b]); g[i] for dM_i = L_p Z A_q^H + A_p Z L_q^H,
+    # g[n_par] for M itself, and h = sz conj(g) turns inner products into dot products
+    g = np.empty((n_par + 1, 4), np.complex128)
+    h = np.empty((n_par + 1, 4), np.complex128)
     for p in range(n_ant):
         for q in range(p + 1, n_ant):
             if not (active[p] and active[q] and n[p, q] > 0):
                 continue
             s, ap, aq = sz[p, q], amat[p], amat[q]
-            for i in range(n_par):
-                li_p, li_q = deriv[i, p], deriv[i, q]
-                for k in (1, 2):
-                    # <R - M, dM_i> with dM_i = L_p Z A_q^H + A_p Z L_q^H
-                    jtr[i] += (_rw(sr[p, q], li_p, aq, k, k) + _rw(sr[p, q], ap, li_q, k, k)
-                               - _ww(s, ap, aq, li_p, aq, k, k)
-                               - _ww(s, ap, aq, ap, li_q, k, k)).real
+            for k in (1, 2):
+                for i in range(n_par):
+                    _coef(deriv[i, p], aq, k, g[i], False)
+                    _coef(ap, deriv[i, q], k, g[i], True)
+                _coef(ap, aq, k, g[n_par], False)
+                for i in range(n_par + 1):
+                    for ab in range(4):
+                        acc = 0j
+                        for cd in range(4):
+                            acc += s[ab, cd] * np.conj(g[i, cd])
+                        h[i, ab] = acc
+                for i in range(n_par):
+                    r = 0j
+                    for ab in range(4):  # <R, dM_i> - <M, dM_i>
+                        r += sr[p, q, k, ab] * np.conj(g[i, ab]) - g[n_par, ab] * h[i, ab]
+                    jtr[i] += r.real
                     for j in range(i, n_par):
-                        lj_p, lj_q = deriv[j, p], deriv[j, q]
-                        v = (_ww(s, li_p, aq, lj_p, aq, k, k) + _ww(s, li_p, aq, ap, lj_q, k, k)
-                             + _ww(s, ap, li_q, lj_p, aq, k, k)
-                             + _ww(s, ap, li_q, ap, lj_q, k, k)).real
-                        jtj[i, j] += v
+                        v = 0j
+                        for ab in range(4):
+                            v += g[i, ab] * h[j, ab]
+                        jtj[i, j] += v.real
                         if j != i:
-                            jtj[j, i] += v
+                            jtj[j, i] += v.real
     scale = 0.0
     for i in range(n_par):
         scale = max(scale, jtj[i, i])
@@ -318,6 +334,17 @@ def _best_psi(sr, n, active, mats):
                 s += _rw(sr[p, q], mats[p], mats[q], 1, 1)
                 s += np.conj(_rw(sr[p, q], mats[p], mats[q], 2, 2))
     return -np.angle(s) if abs(s) > 0 else 0.0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _coef(left, right, k, out, add):
+    """Coefficients (4,) of entry k of left Z right^H as a linear form in Z (flattened
+    2 a + b): left[i, a] conj(right[j, b]); added to `out` when `add`, else written."""
+    i, j = k // 2, k % 2
+    for a in range(2):
+        for b in range(2):
+            v = left[i, a] * np.conj(right[j, b])
+            out[2 * a + b] = out[2 * a + b] + v if add else v
 
 
 @njit(cache=True, nogil=True, inline="always")
