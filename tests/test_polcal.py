@@ -12,6 +12,9 @@ and 0.005 ns in delay_pq.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import yaml
@@ -27,6 +30,7 @@ from alakazam.engine.simulate.simulate import SimOptions, simulate
 from alakazam.engine.solve import plan, run_solve
 from alakazam.engine.solvers.leakage import least_leakage
 from alakazam.engine.store import read_solutions
+from alakazam.tui.session import Problem, Session
 from solve_helpers import write_config
 
 CHAIN = ["K", "G", "Kcross", "D", "Xf"]
@@ -161,8 +165,8 @@ def test_pol_steps_need_cross_hands(noisy_ms, tmp_path):
     for jones in ("D", "Xf", "Kcross"):
         cfg = load_config(write_config(tmp_path / f"{jones}.yaml", ms=ms, output=str(
             tmp_path / "x.h5"), jones=["G", jones], field="J1407+2827"))
-        with pytest.raises(InputError, match=rf"step 1 \({jones}\).*only the XX, YY "
-                                             "correlations.*needs all four"):
+        with pytest.raises(InputError, match=rf"step 1 \({jones}\): jones {jones} needs all "
+                                             "four correlations.*has only XX, YY"):
             plan(cfg.solve[0])
     leak = tmp_path / "leak.h5"
     _write_leakage_table(leak, ms)
@@ -171,6 +175,23 @@ def test_pol_steps_need_cross_hands(noisy_ms, tmp_path):
                                                "tables": [str(leak)], "jones": ["D"]}]}))
     with pytest.raises(InputError, match="tables\\[0\\].*cross-hand"):
         plan_apply(load_config(str(path)).apply[0])
+
+
+def test_pol_step_on_parallel_hands_is_one_line_exit_2(noisy_ms, tmp_path):
+    """The command line reports the refusal as one line naming the step, exit status 2."""
+    ms, _ = noisy_ms
+    cfg = write_config(tmp_path / "d.yaml", ms=ms, output=str(tmp_path / "d.h5"),
+                       jones=["G", "D"], field="J1407+2827")
+    run = subprocess.run([sys.executable, "-m", "alakazam", "run", cfg], capture_output=True,
+                         text=True)
+    lines = [line for line in run.stderr.splitlines() if "SEVERE" not in line]  # casacore
+    assert run.returncode == 2
+    assert len(lines) == 1 and "step 1 (D)" in lines[0] and "needs all four" in lines[0]
+    assert not (tmp_path / "d.h5").exists()
+    # the app shows it under the step's Jones type
+    session = Session.load(cfg)
+    assert session.problems(read_meta(ms)) == [Problem("solve", 1, "jones", lines[0].split(
+        "step 1 (D): ")[1])]
 
 
 def _write_leakage_table(path, ms):

@@ -63,8 +63,8 @@ def plan(block: SolveBlock, key: str = "solve[0]",
         where = f"{key} step {i} ({step.jones})"
         if step.jones in POL_TYPES and not full:
             names = ", ".join(sorted({c for p in meta.polarizations for c in p.corr_names}))
-            raise InputError(f"{where}: {block.ms} has only the {names} correlations; "
-                             f"{step.jones} needs all four (the cross hands)")
+            raise InputError(f"{where}: jones {step.jones} needs all four correlations (the "
+                             f"cross hands); {block.ms} has only {names}")
         try:
             field_ids = resolve_fields(meta, list(step.fields))
             spws = resolve_spws(meta, step.spw) if step.spw is not None else tuple(

@@ -273,7 +273,7 @@ def _entry(value, i: int, n: int):
     return value[i] if isinstance(value, list) and len(value) == n else value
 
 
-_PLAN_KEYS = (("field", "field"), ("scan", "scans"), ("spw", "step_spw"))
+_PLAN_KEYS = (("field", "field"), ("scan", "scans"), ("spw", "step_spw"), ("jones", "jones"))
 
 
 def _locate(line: str) -> Problem:
