@@ -14,7 +14,6 @@ from solve_helpers import amp_phase_errors, referenced, truth_gains_at, write_co
 
 from alakazam.engine.config import load_config
 from alakazam.engine.simulate.simulate import SimOptions, simulate
-from alakazam.engine.simulate.truth import Truth
 from alakazam.engine.solve import run_solve
 from alakazam.engine.solvers.stefcal import NO_DATA
 from alakazam.engine.store import read_solutions

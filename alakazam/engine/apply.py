@@ -3,7 +3,8 @@
 For each time-ordered block of the target rows, every table's Jones matrices are picked by
 its field-selection rule, interpolated at the block's times and channels (interp.py, the same
 module the solve chain uses) and composed as CONVENTIONS.md says, J = (diagonal terms) . D
-(. P, the parallactic rotation, when apply_parang); the data are corrected by a numba kernel and written to output_col.
+(. P, the parallactic rotation, when apply_parang); the data are corrected by a numba kernel
+and written to output_col.
 Samples under flagged or singular Jones matrices are flagged, never divided by zero. DATA is
 never written; FLAG is saved as a flag version before its first change, so a run can be undone
 (`alakazam restore-flags`) and re-run: it reads DATA only, so a re-run gives the same result.
@@ -17,14 +18,13 @@ from dataclasses import replace
 import numpy as np
 from casacore import tables
 
-from alakazam.engine import flagversions, geometry
+from alakazam.engine import flagversions
 from alakazam.engine.config import ApplyBlock
 from alakazam.engine.errors import InputError
-from alakazam.engine.jones import parallactic
 from alakazam.engine.msmeta import MSMeta, open_table, read_meta
 from alakazam.engine.msread import iter_blocks
 from alakazam.engine.parallel import Writer, prefetched
-from alakazam.engine.preapply import ChainTerm, chain_jones, correct
+from alakazam.engine.preapply import ChainTerm, chain_jones, correct, parang_jones
 from alakazam.engine.selection import Selection, resolve_fields, resolve_scans, resolve_spws
 from alakazam.engine.store import read_solutions
 from alakazam.engine.tiers import apply_plan
@@ -115,7 +115,7 @@ def _correct_block(block: ApplyBlock, meta: MSMeta, terms: list[ChainTerm], spw_
         jones, jflags = chain_jones(terms, spw_map[vb.spw_id], fld.name, fld.ra, fld.dec,
                                     times, meta.spws[vb.spw_id].freqs, len(meta.antennas))
         if block.apply_parang:
-            jones = jones @ _parang(meta, fld, times)[:, None]
+            jones = jones @ parang_jones(meta, fld, times)[:, None]
         correct(part, "DATA", jones, jflags, tslot, weights=False,
                 out=(corrected[rows], flag[rows]))
     return corrected, flag
@@ -133,12 +133,6 @@ def _subblock(vb, rows: slice):
                    ant2=vb.ant2[rows], field=vb.field[rows], scan=vb.scan[rows],
                    uvw=vb.uvw[rows], flag=vb.flag[rows], weight=vb.weight[rows],
                    vis={k: v[rows] for k, v in vb.vis.items()})
-
-
-def _parang(meta: MSMeta, fld, times) -> np.ndarray:
-    """P (n_T, n_ant, 2, 2) of each antenna towards the field at `times`."""
-    chi = geometry.parallactic_angles(times, fld.ra, fld.dec, meta.antennas.positions)
-    return parallactic(chi + meta.receptor_angles[None, :, 0], meta.basis)
 
 
 def _write(tab, meta, rows, ddid, values: dict) -> None:

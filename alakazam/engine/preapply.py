@@ -3,8 +3,9 @@
 Each term of the chain is a set of Solutions of one Jones type (per field and SPW) with a
 field-selection rule and an interpolation mode. For the rows of a block, the chain's Jones
 matrices are interpolated at the block's times and channels, composed as CONVENTIONS.md says
-(diagonal terms, then leakage: J = diag . D), and the data are corrected: V_corr = J_p^-1 V J_q^-H, weights scaled accordingly, and samples whose
-solution is flagged are flagged.
+(diagonal terms, then leakage: J = diag . D, then P when the parallactic rotation is applied),
+and the data are corrected: V_corr = J_p^-1 V J_q^-H, weights scaled accordingly, and samples
+whose solution is flagged are flagged.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from alakazam.engine import rime
+from alakazam.engine import geometry, rime
 from alakazam.engine.errors import InputError
 from alakazam.engine.interp import interpolate
+from alakazam.engine.jones import parallactic
 from alakazam.engine.msread import VisBlock
 from alakazam.engine.solution import Solution
 
@@ -118,6 +120,13 @@ def chain_jones(terms: list[ChainTerm], spw_id: int, field_name: str, ra: float,
     if leak is not None:
         rime.multiply(diag, leak, diag)
     return diag, flags
+
+
+def parang_jones(meta, fld, times: np.ndarray) -> np.ndarray:
+    """P (n_T, n_ant, 2, 2) of each antenna towards field `fld` at `times` (n_T,) MJD s: the
+    parallactic angle plus the FEED table's receptor angle, in the MS's feed basis."""
+    chi = geometry.parallactic_angles(times, fld.ra, fld.dec, meta.antennas.positions)
+    return parallactic(chi + meta.receptor_angles[None, :, 0], meta.basis)
 
 
 def correct(block: VisBlock, column: str, jones: np.ndarray, jflags: np.ndarray,

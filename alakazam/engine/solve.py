@@ -12,15 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alakazam.engine import geometry, rime
+from alakazam.engine import rime
 from alakazam.engine.config import POL_TYPES, SolveBlock, SolveStep
 from alakazam.engine.errors import InputError
 from alakazam.engine.grid import time_cells
-from alakazam.engine.jones import parallactic
 from alakazam.engine.msmeta import MSMeta, read_meta
 from alakazam.engine.msread import from_matrix, time_slots, to_matrix
 from alakazam.engine.parallel import run_passes
-from alakazam.engine.preapply import ChainTerm, chain_parts, correct
+from alakazam.engine.preapply import ChainTerm, chain_parts, correct, parang_jones
 from alakazam.engine.refant import ref_order, resolve_antennas
 from alakazam.engine.rfi import mad_flags
 from alakazam.engine.selection import Selection, resolve_fields, resolve_scans, resolve_spws
@@ -293,13 +292,12 @@ def _model(meta, fld, vb, block, times, tslot, leak) -> np.ndarray:
     model = vb.vis[block.model_col]
     if leak is None and not block.apply_parang:
         return model
-    jones = leak
-    if block.apply_parang:
-        chi = geometry.parallactic_angles(times, fld.ra, fld.dec, meta.antennas.positions)
-        pj = parallactic(chi + meta.receptor_angles[None, :, 0], meta.basis)[:, None]
-        jones = np.ascontiguousarray(np.broadcast_to(pj, (len(times), model.shape[1])
-                                                     + pj.shape[2:])) if leak is None \
-            else leak @ pj
+    if not block.apply_parang:
+        jones = leak
+    else:
+        rot = parang_jones(meta, fld, times)[:, None]  # (n_T, 1, n_ant, 2, 2)
+        jones = rot if leak is None else leak @ rot
+        jones = np.broadcast_to(jones, (len(times), model.shape[1]) + jones.shape[2:])
     mat = to_matrix(model, vb.slots)
     out = np.empty_like(mat)
     rime.sandwich(np.ascontiguousarray(jones), mat, tslot, vb.ant1, vb.ant2, out)

@@ -8,11 +8,14 @@ the parallactic rotation are in the model Z):
 with x_p = d_pq and y_p = d_qp of antenna p, psi the cross-hand phase common to all antennas.
 Either part may be held fixed (D = identity, or psi = 0). Only the cross hands are fitted:
 the parallel hands belong to the diagonal terms (G solved before D has absorbed the leakage's
-small imprint on them, and fitting them again would bias the leakages). Alternating least
-squares on the statistics of accumulate.PolStats: with psi fixed, each antenna's x_p and y_p are linear least
-squares problems given the other antennas (Gauss-Seidel sweeps); with D fixed, psi = -arg of the
-cross-hand correlation of data and model. Leakages are small, so the sweeps start from
-D = identity and converge in a few iterations.
+small imprint on them, and fitting them again would bias the leakages).
+
+Each iteration, on the statistics of accumulate.PolStats: a Gauss-Seidel sweep (with psi
+fixed, each antenna's x_p and y_p are linear least-squares problems given the others), then
+one Gauss-Newton step on the directions such sweeps move slowly because they shift every
+antenna at once (common offsets and turns of the leakages, and psi). With D fixed, psi is
+-arg of the cross-hand correlation of data and model. Leakages are small: the fit starts from
+D = identity and converges in 10-30 iterations.
 
 Correlation k = 2 i + j is entry (i, j) of a 2x2 matrix (accumulate.PolStats).
 """
@@ -31,10 +34,10 @@ POLARISED = 1e-4  # a fractional power above which the model counts as having it
 def fit(stats: PolStats, settings, fit_d: bool, fit_psi: bool) -> dict:
     """Fit every cell of `stats` (see fit_cells), with the common leakage offset fixed by the
     least-leakage convention where the model leaves it free (offset_free); the results
-    reshaped to the cells:
-    d (n_tc, n_fc, n_ant, 2) complex (d_pq, d_qp), d_sigma (same, float: standard error of
-    each real and imaginary part, the noise scaled by the reduced chi-squared), psi and
-    psi_sigma (n_tc, n_fc) rad, reason (n_tc, n_fc, n_ant)."""
+    reshaped to the cells: d (n_tc, n_fc, n_ant, 2) complex (d_pq, d_qp), d_sigma (same,
+    float: standard error of each real and imaginary part given the other antennas, the noise
+    scaled by the reduced chi-squared), common_sigma (n_tc, n_fc) that of the common offset,
+    psi and psi_sigma (n_tc, n_fc) rad, reason (n_tc, n_fc, n_ant)."""
     stats = stats.symmetric()
     n_tc, n_fc, n_ant = stats.n.shape[:3]
     cells = n_tc * n_fc
@@ -56,7 +59,8 @@ def fit(stats: PolStats, settings, fit_d: bool, fit_psi: bool) -> dict:
     cell = (n_tc, n_fc)
     return {"d": d.reshape(cell + (n_ant, 2)),
             "d_sigma": np.sqrt(red[:, None, None] * d_var).reshape(cell + (n_ant, 2)),
-            "common_sigma": np.sqrt(red * 0.5 * (common_var[:, 0] + common_var[:, 1])).reshape(cell),
+            "common_sigma": np.sqrt(red * 0.5 * (common_var[:, 0] + common_var[:, 1])
+                                    ).reshape(cell),
             "psi": psi.reshape(cell), "psi_sigma": np.sqrt(red * psi_var).reshape(cell),
             "reason": reason.reshape(cell + (n_ant,))}
 
@@ -92,8 +96,9 @@ def fit_cells(sr, sz, rr, n, n0, fit_d, fit_psi, free, min_bl, max_iter, tol, d,
               psi_info, common_var, red_chi2, reason):
     """Fit every cell. sr, sz (n_cell, n_ant, n_ant, 4, 4), rr, n, n0 (n_cell, n_ant, n_ant):
     the statistics; fit_d, fit_psi: which parameters are free; free (n_cell,): the common
-    leakage offset is undetermined and is held at the least total leakage. Outputs: d (n_cell, n_ant, 2)
-    complex (x, y), d_info (n_cell, n_ant, 2) their Fisher information (sum w |dR/dx|^2),
+    leakage offset is undetermined and is held at the least total leakage. Outputs:
+    d (n_cell, n_ant, 2) complex (x, y), d_info (n_cell, n_ant, 2) their Fisher information
+    (sum w |dR/dx|^2),
     psi (n_cell,) rad, psi_info (n_cell,) its information with D fixed, common_var
     (n_cell, 7) when fit_d: the variances (in units of the noise) of the common directions
     of _global_normal (Re c, Im c, ..., psi), red_chi2 (n_cell,) reduced chi-squared,
@@ -203,8 +208,8 @@ def _with_psi(mats, psi):
 @njit(cache=True, nogil=True)
 def _sweep(sr, sz, n, active, mats, eye, psi, d_info):
     """One Gauss-Seidel sweep over the antennas: each x_p, y_p by linear least squares with
-    the others fixed, fitting the cross hands of X^H R X = D_p Z D_q^H; d_info (n_ant, 2) gets each parameter's
-    information."""
+    the others fixed, fitting the cross hands of X^H R X = D_p Z D_q^H; d_info (n_ant, 2)
+    gets each parameter's information."""
     rot = np.exp(1j * psi)
     n_ant = n.shape[0]
     for p in range(n_ant):
