@@ -99,8 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--antenna", help="antenna names or ids, comma-separated (default: all)")
     pl.add_argument("--receptor", choices=["1", "2", "both"], default="both")
     pl.add_argument("--axis", choices=["time", "freq"], default="time")
-    pl.add_argument("--quantity", choices=["amp", "phase", "delay", "real", "imag"],
-                    default="phase")
+    pl.add_argument("--quantity", default="phase",
+                    choices=["amp", "phase", "delay", "leakage", "real", "imag"])
     pl.add_argument("--width", type=int, help="columns (default: the terminal's)")
     pl.add_argument("--height", type=int, help="rows (default: the terminal's)")
 

@@ -17,9 +17,9 @@ from alakazam.engine.errors import InputError
 from alakazam.engine.solution import Solution
 from alakazam.engine.store import read_solutions
 
-QUANTITIES = ("amp", "phase", "delay", "real", "imag")
+QUANTITIES = ("amp", "phase", "delay", "leakage", "real", "imag")
 AXES = ("time", "freq")
-UNITS = {"amp": "", "phase": "deg", "delay": "ns", "real": "", "imag": ""}
+UNITS = {"amp": "", "phase": "deg", "delay": "ns", "leakage": "", "real": "", "imag": ""}
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,8 @@ class Series:
 def series(sol: Solution, quantity: str, axis: str, antennas, receptors=(0, 1),
            antenna_names=None, receptor_names=("X", "Y")) -> list[Series]:
     """Curves of `quantity` against `axis` for each antenna and receptor: the diagonal Jones
-    entries, or for D the leakages d_pq and d_qp (labelled XY, YX), for delay the K delays or
+    entries, or for D the leakages d_pq and d_qp (labelled XY, YX; `leakage` is their
+    amplitude), for delay the K delays or
     the Kcross delay (on receptor 2). Against time, one curve per frequency cell is averaged
     away by taking the middle cell; against frequency, the middle time cell."""
     if quantity not in QUANTITIES:
@@ -45,8 +46,10 @@ def series(sol: Solution, quantity: str, axis: str, antennas, receptors=(0, 1),
     if quantity == "delay" and not has_delays(sol):
         raise InputError(f"quantity delay: {sol.jones_type} solutions have no delays "
                          "(K and Kcross have)")
-    names = antenna_names or [str(a) for a in range(sol.n_ant)]
     leak = sol.jones_type == "D"  # D: the off-diagonal d_pq (receptor 1 row), d_qp (2)
+    if quantity == "leakage" and not leak:
+        raise InputError(f"quantity leakage: {sol.jones_type} solutions have no leakages (D has)")
+    names = antenna_names or [str(a) for a in range(sol.n_ant)]
     out = []
     for ant in antennas:
         for r in receptors:
@@ -65,8 +68,8 @@ def series(sol: Solution, quantity: str, axis: str, antennas, receptors=(0, 1),
                 else:
                     mid = values.shape[0] // 2
                     values, flags, x = values[mid], flags[mid], sol.freq / 1e6
-                y = {"amp": np.abs, "phase": lambda v: np.degrees(np.angle(v)),
-                     "real": np.real, "imag": np.imag}[quantity](values)
+                y = {"amp": np.abs, "leakage": np.abs, "real": np.real, "imag": np.imag,
+                     "phase": lambda v: np.degrees(np.angle(v))}[quantity](values)
                 flagged = flags
             out.append(Series(f"{names[ant]} {label}", np.asarray(x, float),
                               np.asarray(y, float), np.asarray(flagged, bool)))

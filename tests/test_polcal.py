@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import yaml
 
+from alakazam import plots
 from alakazam.engine.apply import plan_apply, run_apply
 from alakazam.engine.config import load_config
 from alakazam.engine.errors import InputError
@@ -106,6 +107,22 @@ def test_polarised_leakage(polcal):
         assert np.abs(slope - true_slope).max() < 10 * np.median(sigma) + BIAS_D
 
 
+def test_leakage_and_cross_delay_plots(polcal):
+    """`alakazam plot` and the app draw D as |d_pq|, |d_qp| against frequency and Kcross's
+    delay on receptor 2."""
+    _, _, _, pol_h5, _ = polcal
+    d = _one(pol_h5, "D", POLCAL)[0]
+    curves = plots.series(d, "leakage", "freq", [2], (0, 1), receptor_names=("X", "Y"))
+    assert [c.label for c in curves] == ["2 XY", "2 YX"]
+    assert np.allclose(curves[0].y, np.abs(d.native["d_pq"][0, :, 2]))
+    assert np.allclose(curves[1].y, np.abs(d.native["d_qp"][0, :, 2]))
+    kc = _one(pol_h5, "Kcross", POLCAL)[0]
+    curves = plots.series(kc, "delay", "time", [0], (0, 1))
+    assert np.allclose(curves[1].y, kc.native["delay_pq"]) and np.all(curves[0].y == 0)
+    with pytest.raises(InputError, match="no leakages"):
+        plots.series(kc, "leakage", "time", [0])
+
+
 def test_unpolarised_leakage(polcal):
     _, _, truth, _, unpol_h5 = polcal
     for sol in _one(unpol_h5, "D", UNPOL):
@@ -175,6 +192,24 @@ def test_pol_steps_need_cross_hands(noisy_ms, tmp_path):
                                                "tables": [str(leak)], "jones": ["D"]}]}))
     with pytest.raises(InputError, match="tables\\[0\\].*cross-hand"):
         plan_apply(load_config(str(path)).apply[0])
+
+
+def test_apply_parang_defaults_on_with_pol_terms(tmp_path):
+    """The design's polarisation example sets apply_parang only in apply: D, Xf and Kcross
+    steps (and tables) turn it on by default; an explicit false stands."""
+    def parang(**solve):
+        path = write_config(tmp_path / "c.yaml", ms="x.ms", output="x.h5", field="F", **solve)
+        return load_config(path).solve[0].apply_parang
+
+    assert parang(jones=["K", "G", "D", "Xf"]) is True
+    assert parang(jones=["K", "G"]) is False
+    assert parang(jones=["G", "Kcross"], apply_parang=False) is False
+    (tmp_path / "cal.h5").write_text("")
+    path = tmp_path / "apply.yaml"
+    for jones, want in ((["G", "D"], True), (["G", "G"], False)):
+        path.write_text(yaml.safe_dump({"apply": [{"ms": "x.ms", "target_field": "T",
+                                                   "tables": ["cal.h5"] * 2, "jones": jones}]}))
+        assert load_config(str(path)).apply[0].apply_parang is want
 
 
 def test_pol_step_on_parallel_hands_is_one_line_exit_2(noisy_ms, tmp_path):

@@ -400,8 +400,9 @@ def _apply_block(raw, key: str, problems: _Problems, base: str, produced=frozens
         problems.add(f"{key}.spwmap", f"{spwmap!r} is not a list of SPW ids")
         spwmap = []
     scalars = {}
+    with_pol = any(t.jones in POL_TYPES for t in terms)  # then P is applied unless told not
     for name, default, parse, what in (
-            ("apply_parang", False, _boolean, "true or false"),
+            ("apply_parang", with_pol, _boolean, "true or false"),
             ("memory_limit_gb", 0.0, _non_negative, "a non-negative number of GB (0 = auto)")):
         value = raw.get(name, default)
         try:
@@ -480,7 +481,8 @@ def _solve_block(raw, key: str, problems: _Problems, base: str, produced=frozens
     for name, default, parse, what in (
             ("data_col", "DATA", _column, "a column name"),
             ("model_col", "MODEL_DATA", _column, "a column name"),
-            ("apply_parang", False, _boolean, "true or false"),
+            # D, Xf and Kcross need the model turned by P: on by default with them
+            ("apply_parang", any(j in POL_TYPES for j in jones), _boolean, "true or false"),
             ("memory_limit_gb", 0.0, _non_negative, "a non-negative number of GB (0 = auto)"),
             ("rfi_threshold", 5.0, _non_negative, "a non-negative number (0 = no flagging)"),
             ("max_iter", 100, _positive_int, "a positive integer"),
