@@ -30,6 +30,7 @@ from alakazam.engine.selection import select
 from alakazam.engine.simulate.simulate import SimOptions, simulate
 from alakazam.engine.solve import plan, run_solve
 from alakazam.engine.solvers.leakage import least_leakage
+from alakazam.engine.solvers.stefcal import NO_DATA
 from alakazam.engine.store import read_solutions
 from alakazam.tui.session import Problem, Session
 from solve_helpers import write_config
@@ -192,6 +193,29 @@ def test_pol_steps_need_cross_hands(noisy_ms, tmp_path):
                                                "tables": [str(leak)], "jones": ["D"]}]}))
     with pytest.raises(InputError, match="tables\\[0\\].*cross-hand"):
         plan_apply(load_config(str(path)).apply[0])
+
+
+def test_flagged_antenna(tmp_path):
+    """An antenna without data gets no leakage (reason: no data) and does not disturb the
+    others; Xf is still solved from the rest."""
+    ms = str(tmp_path / "flag.ms")
+    truth = simulate(ms, SimOptions(schedule="polcal", duration=7200, integration=120,
+                                    scan_length=600, n_spw=1, n_chan=4, snr=20.0, seed=3,
+                                    flag_ant=(2,), terms=("G", "D", "Xf")))
+    cfg = load_config(write_config(tmp_path / "c.yaml", ms=ms, output=str(tmp_path / "c.h5"),
+                                   ref_ant=0, jones=["G", "D", "Xf"], field=POLCAL,
+                                   time_interval=["int", "inf", "inf"]))
+    run_solve(cfg.solve[0])
+    d = read_solutions(str(tmp_path / "c.h5"), "D")[0]
+    assert d.flags[..., 2].all() and (d.reason[..., 2] == NO_DATA).all()
+    good = np.delete(np.arange(d.n_ant), 2)
+    assert not d.flags[..., good].any()
+    got = np.stack([d.native["d_pq"], d.native["d_qp"]], axis=-1)[0, 0, good]
+    true = truth.leakage[0][:, good].mean(axis=0)  # (n_good, 2): freq_interval full
+    sigma = 1.0 / d.snr[0, 0, good]
+    assert np.all(np.abs(got - true) < 5 * np.sqrt(2) * sigma + BIAS_D)
+    xf = read_solutions(str(tmp_path / "c.h5"), "Xf")[0]
+    assert not xf.flags.any()
 
 
 def test_apply_parang_defaults_on_with_pol_terms(tmp_path):
