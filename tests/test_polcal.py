@@ -12,6 +12,7 @@ and 0.005 ns in delay_pq.
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 
@@ -122,6 +123,37 @@ def test_leakage_and_cross_delay_plots(polcal):
     assert np.allclose(curves[1].y, kc.native["delay_pq"]) and np.all(curves[0].y == 0)
     with pytest.raises(InputError, match="no leakages"):
         plots.series(kc, "leakage", "time", [0])
+
+
+def test_app_inspects_leakage(polcal, tmp_path):
+    """The app's inspector (driven by Pilot) opens the polarisation tables and plots D's
+    leakages, then cycles the quantity."""
+    from textual.widgets import Input
+
+    from alakazam.tui.app import AlakazamApp
+
+    _, ms, _, pol_h5, _ = polcal
+    config = tmp_path / "app.yaml"
+    config.write_text(yaml.safe_dump({"solve": [{"ms": ms, "output": pol_h5, "jones": CHAIN,
+                                                 "field": POLCAL}]}))
+
+    async def drive():
+        app = AlakazamApp(Session.load(str(config)), str(config))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("7")
+            app.query_one("#table-path", Input).value = pol_h5
+            app.query_one("#table-path", Input).focus()
+            await pilot.press("enter")
+            await pilot.pause()
+            inspector = app.query_one("#inspector")
+            shown = (inspector.current.jones_type, [c.label for c in inspector.curves[:2]])
+            await pilot.press("m")
+            await pilot.pause()
+            return shown, inspector.quantity, len(inspector.curves)
+
+    shown, quantity, n_curves = asyncio.run(drive())
+    assert shown == ("D", ["ea01 XY", "ea01 YX"]) or shown == ("D", ["ea01 RL", "ea01 LR"])
+    assert quantity == "amp" and n_curves == 14
 
 
 def test_unpolarised_leakage(polcal):
