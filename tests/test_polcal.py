@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from alakazam import plots
+from alakazam.engine.accumulate import PolStats
 from alakazam.engine.apply import plan_apply, run_apply
 from alakazam.engine.config import load_config
 from alakazam.engine.errors import InputError
@@ -248,6 +249,36 @@ def test_flagged_antenna(tmp_path):
     assert np.all(np.abs(got - true) < 5 * np.sqrt(2) * sigma + BIAS_D)
     xf = read_solutions(str(tmp_path / "c.h5"), "Xf")[0]
     assert not xf.flags.any()
+
+
+def test_statistics_of_swapped_baselines():
+    """A row stored as (q, p) with the Hermitian-transposed visibilities (as some MSs have
+    it) gives the same full-2x2 statistics as (p, q)."""
+    rng = np.random.default_rng(0)
+    n_row, n_chan, n_ant = 30, 3, 5
+    ant1, ant2 = np.triu_indices(n_ant, 1)
+    ant1, ant2 = np.tile(ant1, 3)[:n_row], np.tile(ant2, 3)[:n_row]
+    vis, model = (rng.normal(size=(2, n_row, n_chan, 2, 2))
+                  + 1j * rng.normal(size=(2, n_row, n_chan, 2, 2)))
+    weight = rng.uniform(0.5, 2, (n_row, n_chan, 4))
+    flag = rfi = np.zeros((n_row, n_chan, 4), bool)
+    tcell, fcell = np.zeros(n_row, np.int64), np.arange(n_chan)
+    herm = lambda x: np.conj(np.swapaxes(x, -1, -2)).reshape(n_row, n_chan, 4)  # noqa: E731
+    stats = []
+    for swap in (False, True):
+        st = PolStats.zeros(1, n_chan, n_ant)
+        if swap:  # weights follow their correlations: XY <-> YX
+            st.add(herm(vis), herm(model), weight[..., [0, 2, 1, 3]], flag, rfi, tcell, fcell,
+                   ant2, ant1, (0, 1, 2, 3))
+        else:
+            st.add(vis.reshape(n_row, n_chan, 4), model.reshape(n_row, n_chan, 4), weight, flag,
+                   rfi, tcell, fcell, ant1, ant2, (0, 1, 2, 3))
+        stats.append(st)
+    for name in ("sr", "sz", "rr", "n"):
+        np.testing.assert_allclose(getattr(stats[1], name), getattr(stats[0], name))
+    assert stats[0].n.sum() == n_row * n_chan
+    np.testing.assert_array_equal(stats[0].antenna_counts(), np.bincount(
+        np.r_[ant1, ant2], minlength=n_ant) * n_chan)
 
 
 def test_apply_parang_defaults_on_with_pol_terms(tmp_path):

@@ -84,60 +84,63 @@ class PolStats:
     cross-hand terms (R_pq = A_p Z_pq A_q^H with A_p a full 2x2 matrix).
 
     Correlations are flattened as k = 2 i + j for entry (i, j) of the 2x2 matrix. Per cell and
-    antenna pair (p, q) as the rows have it (`symmetric()` adds the other order, whose
-    visibilities are the Hermitian transposes R^H, Z^H):
-    sr (n_tc, n_fc, n_ant, n_ant, 4, 4) = sum w R_k conj(Z_l); sz (same) = sum w Z_k conj(Z_l);
-    rr (n_tc, n_fc, n_ant, n_ant) = sum w |R|^2 over the two cross hands; n and n_pre_rfi the
-    2x2 samples used (and before RFI flagging). A sample is used only if its four correlations
-    are unflagged; its weight is the mean of their four weights."""
+    baseline b (antennas p < q, `baselines(n_ant)`; a row with ANTENNA1 > ANTENNA2 enters as
+    its Hermitian transpose): sr (n_tc, n_fc, n_bl, 4, 4) = sum w R_k conj(Z_l); sz (same) =
+    sum w Z_k conj(Z_l); rr (n_tc, n_fc, n_bl) = sum w |R|^2 over the two cross hands; n and
+    n_pre_rfi (n_tc, n_fc, n_bl) the 2x2 samples used (and before RFI flagging). A sample is
+    used only if its four correlations are unflagged; its weight is the mean of the four."""
 
     sr: np.ndarray
     sz: np.ndarray
     rr: np.ndarray
     n: np.ndarray
     n_pre_rfi: np.ndarray
+    n_ant: int
 
     @classmethod
     def zeros(cls, n_tc: int, n_fc: int, n_ant: int) -> "PolStats":
-        shape = (n_tc, n_fc, n_ant, n_ant)
-        return cls(np.zeros(shape + (4, 4), np.complex128), np.zeros(shape + (4, 4), np.complex128),
-                   np.zeros(shape), np.zeros(shape, np.int64), np.zeros(shape, np.int64))
+        shape = (n_tc, n_fc, n_ant * (n_ant - 1) // 2)
+        return cls(np.zeros(shape + (4, 4), np.complex128),
+                   np.zeros(shape + (4, 4), np.complex128), np.zeros(shape),
+                   np.zeros(shape, np.int64), np.zeros(shape, np.int64), n_ant)
 
     def add(self, vis, model, weight, flag, rfi, tcell, fcell, ant1, ant2, slots) -> None:
         """Accumulate one block (arguments as CellStats.add; slots (4,): the 2x2 entry of each
         position on the correlation axis, which must hold all four)."""
         pos = np.array([list(slots).index(k) for k in range(4)], np.int64)
         _accumulate_pol(vis, model, weight, flag, rfi, tcell, fcell, ant1, ant2, pos,
-                        self.sr, self.sz, self.rr, self.n, self.n_pre_rfi)
+                        self.n_ant, self.sr, self.sz, self.rr, self.n, self.n_pre_rfi)
 
     def antenna_counts(self) -> np.ndarray:
         """Samples used per antenna (n_ant,), over all cells."""
-        return self.n.sum(axis=(0, 1, 3)) + self.n.sum(axis=(0, 1, 2))
+        p, q = baselines(self.n_ant)
+        per_baseline = self.n.sum(axis=(0, 1))
+        return np.bincount(p, per_baseline, self.n_ant) + np.bincount(q, per_baseline, self.n_ant)
 
-    def symmetric(self) -> "PolStats":
-        """The statistics of both orders of every pair: [p, q] and [q, p] each hold all the
-        samples of the baseline, [q, p] as R^H, Z^H (entry (j, i) for (i, j))."""
-        tr = [0, 2, 1, 3]  # flat index of entry (j, i) for k = 2 i + j
 
-        def both(x):
-            return x + np.conj(np.swapaxes(x, 2, 3)[..., tr, :][..., tr])
+def baselines(n_ant: int) -> tuple[np.ndarray, np.ndarray]:
+    """Antennas (p, q), p < q, of each baseline index of PolStats: (n_bl,) each."""
+    p, q = np.triu_indices(n_ant, 1)
+    return p, q
 
-        def pair(x):
-            return x + np.swapaxes(x, 2, 3)
 
-        return PolStats(both(self.sr), both(self.sz), pair(self.rr), pair(self.n),
-                        pair(self.n_pre_rfi))
+@njit(cache=True, nogil=True, inline="always")
+def baseline_index(p, q, n_ant):
+    """Index of the baseline of antennas p < q among baselines(n_ant)."""
+    return p * (2 * n_ant - p - 1) // 2 + q - p - 1
 
 
 @njit(cache=True, nogil=True)
-def _accumulate_pol(vis, model, weight, flag, rfi, tcell, fcell, ant1, ant2, pos, sr, sz, rr,
-                    n, n0):
+def _accumulate_pol(vis, model, weight, flag, rfi, tcell, fcell, ant1, ant2, pos, n_ant, sr,
+                    sz, rr, n, n0):
     r_ = np.empty(4, np.complex128)
     z_ = np.empty(4, np.complex128)
+    tr = np.array([0, 2, 1, 3])  # flat index of entry (j, i) for k = 2 i + j
     for r in range(vis.shape[0]):
         t, p, q = tcell[r], ant1[r], ant2[r]
         if p == q:
             continue
+        b = baseline_index(min(p, q), max(p, q), n_ant)
         for ch in range(vis.shape[1]):
             f = fcell[ch]
             usable = True
@@ -145,23 +148,23 @@ def _accumulate_pol(vis, model, weight, flag, rfi, tcell, fcell, ant1, ant2, pos
             w = 0.0
             zz = 0.0
             for k in range(4):
-                c = pos[k]
+                c = pos[tr[k]] if p > q else pos[k]  # (q, p) rows enter as R^H, Z^H
                 if flag[r, ch, c] or not weight[r, ch, c] > 0:
                     usable = False
                 hit = hit or rfi[r, ch, c]
                 w += 0.25 * weight[r, ch, c]
-                r_[k] = vis[r, ch, c]
-                z_[k] = model[r, ch, c]
+                r_[k] = np.conj(vis[r, ch, c]) if p > q else vis[r, ch, c]
+                z_[k] = np.conj(model[r, ch, c]) if p > q else model[r, ch, c]
                 zz += z_[k].real ** 2 + z_[k].imag ** 2
             if not usable or zz == 0:
                 continue
-            n0[t, f, p, q] += 1
+            n0[t, f, b] += 1
             if hit:
                 continue
-            n[t, f, p, q] += 1
+            n[t, f, b] += 1
             for m in range(4):
                 wz = w * np.conj(z_[m])
                 for k in range(4):
-                    sr[t, f, p, q, k, m] += r_[k] * wz
-                    sz[t, f, p, q, k, m] += z_[k] * wz
-            rr[t, f, p, q] += w * (abs(r_[1]) ** 2 + abs(r_[2]) ** 2)
+                    sr[t, f, b, k, m] += r_[k] * wz
+                    sz[t, f, b, k, m] += z_[k] * wz
+            rr[t, f, b] += w * (abs(r_[1]) ** 2 + abs(r_[2]) ** 2)

@@ -54,7 +54,7 @@ class CrossPhaseSolver:
         psi, snr, reason = cross_phase(stats, settings)
         flags = reason != OK
         psi = np.where(flags, 0.0, psi)
-        n_ant = stats.n.shape[2]
+        n_ant = stats.n_ant
         diag = np.stack([np.ones_like(psi), np.exp(1j * psi)], axis=-1)  # (n_t, n_f, 2)
         n_t, n_f = psi.shape
         return Solution(
@@ -86,7 +86,7 @@ class CrossDelaySolver:
         k_reason = np.where(n_good < 2, np.where(n_good == 0, reason.max(axis=1), NO_DATA),
                             np.where(k_snr < settings.min_snr, LOW_SNR, OK))
         tau = np.where(k_reason == OK, tau, 0.0)
-        n_ant, n_chan, n_t = stats.n.shape[2], len(freqs), len(tau)
+        n_ant, n_chan, n_t = stats.n_ant, len(freqs), len(tau)
         phasor = delay_phasor(tau, freqs, nu0).T  # (n_t, n_chan)
         diag = np.stack([np.ones_like(phasor), phasor], axis=-1)
         per_chan = lambda v: np.repeat(v[:, None], n_chan, axis=1)  # noqa: E731

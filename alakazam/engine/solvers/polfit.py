@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from alakazam.engine.accumulate import PolStats
+from alakazam.engine.accumulate import PolStats, baseline_index
 from alakazam.engine.solvers.stefcal import DIVERGED, NOT_CONVERGED, OK, active_antennas
 
 POLARISED = 1e-4  # a fractional power above which the model counts as having it
@@ -38,18 +38,18 @@ def fit(stats: PolStats, settings, fit_d: bool, fit_psi: bool) -> dict:
     float: standard error of each real and imaginary part given the other antennas, the noise
     scaled by the reduced chi-squared), common_sigma (n_tc, n_fc) that of the common offset,
     psi and psi_sigma (n_tc, n_fc) rad, reason (n_tc, n_fc, n_ant)."""
-    stats = stats.symmetric()
-    n_tc, n_fc, n_ant = stats.n.shape[:3]
+    n_tc, n_fc, n_bl = stats.n.shape
+    n_ant = stats.n_ant
     cells = n_tc * n_fc
     d = np.zeros((cells, n_ant, 2), np.complex128)
     info = np.zeros((cells, n_ant, 2))
     psi, psi_info, red = np.zeros(cells), np.zeros(cells), np.ones(cells)
     common_var = np.zeros((cells, 7))
     reason = np.zeros((cells, n_ant), np.int64)
-    shape4 = (cells, n_ant, n_ant, 4, 4)
-    fit_cells(stats.sr.reshape(shape4), stats.sz.reshape(shape4),
-              stats.rr.reshape(shape4[:3]), stats.n.reshape(shape4[:3]),
-              stats.n_pre_rfi.reshape(shape4[:3]), fit_d, fit_psi,
+    shape = (cells, n_bl)
+    fit_cells(stats.sr.reshape(shape + (4, 4)), stats.sz.reshape(shape + (4, 4)),
+              stats.rr.reshape(shape), stats.n.reshape(shape), stats.n_pre_rfi.reshape(shape),
+              fit_d, fit_psi,
               offset_free(stats).reshape(cells), settings.min_baselines,
               settings.max_iter, settings.tol, d, info, psi, psi_info, common_var, red, reason)
     d_var = np.where(info > 0, 1.0 / np.maximum(info, 1e-300), np.inf)
@@ -86,7 +86,7 @@ def _power_ratio(stats: PolStats, combo: tuple) -> np.ndarray:
         for s1, a in pairs:
             for s2, b in pairs:
                 out = out + s1 * s2 * stats.sz[..., a, b].real
-        return out.sum(axis=(2, 3))
+        return out.sum(axis=2)
     den = power(((1, 0),)) + power(((1, 3),))
     return np.where(den > 0, power(combo) / np.where(den > 0, den, 1), 0.0)
 
@@ -94,8 +94,9 @@ def _power_ratio(stats: PolStats, combo: tuple) -> np.ndarray:
 @njit(cache=True, nogil=True)
 def fit_cells(sr, sz, rr, n, n0, fit_d, fit_psi, free, min_bl, max_iter, tol, d, d_info, psi,
               psi_info, common_var, red_chi2, reason):
-    """Fit every cell. sr, sz (n_cell, n_ant, n_ant, 4, 4), rr, n, n0 (n_cell, n_ant, n_ant):
-    the statistics; fit_d, fit_psi: which parameters are free; free (n_cell,): the common
+    """Fit every cell. sr, sz (n_cell, n_bl, 4, 4), rr, n, n0 (n_cell, n_bl): the statistics
+    per baseline (accumulate.PolStats), expanded cell by cell to both orders of each antenna
+    pair; fit_d, fit_psi: which parameters are free; free (n_cell,): the common
     leakage offset is undetermined and is held at the least total leakage. Outputs:
     d (n_cell, n_ant, 2) complex (x, y), d_info (n_cell, n_ant, 2) their Fisher information
     (sum w |dR/dx|^2),
@@ -103,10 +104,30 @@ def fit_cells(sr, sz, rr, n, n0, fit_d, fit_psi, free, min_bl, max_iter, tol, d,
     (n_cell, 7) when fit_d: the variances (in units of the noise) of the common directions
     of _global_normal (Re c, Im c, ..., psi), red_chi2 (n_cell,) reduced chi-squared,
     reason (n_cell, n_ant) codes."""
+    n_ant = d.shape[1]
+    pair_sr = np.zeros((n_ant, n_ant, 4, 4), np.complex128)
+    pair_sz = np.zeros((n_ant, n_ant, 4, 4), np.complex128)
+    pair_rr = np.zeros((n_ant, n_ant))
+    pair_n = np.zeros((n_ant, n_ant), np.int64)
+    pair_n0 = np.zeros((n_ant, n_ant), np.int64)
+    tr = np.array([0, 2, 1, 3])  # flat index of entry (j, i) for k = 2 i + j
     for c in range(sr.shape[0]):
+        for p in range(n_ant):
+            for q in range(p + 1, n_ant):
+                b = baseline_index(p, q, n_ant)
+                for k in range(4):
+                    for m in range(4):
+                        pair_sr[p, q, k, m] = sr[c, b, k, m]
+                        pair_sz[p, q, k, m] = sz[c, b, k, m]
+                        # (q, p) holds R^H, Z^H: entry k of R^H is conj(R_tr[k])
+                        pair_sr[q, p, tr[k], tr[m]] = np.conj(sr[c, b, k, m])
+                        pair_sz[q, p, tr[k], tr[m]] = np.conj(sz[c, b, k, m])
+                pair_rr[p, q] = pair_rr[q, p] = rr[c, b]
+                pair_n[p, q] = pair_n[q, p] = n[c, b]
+                pair_n0[p, q] = pair_n0[q, p] = n0[c, b]
         psi[c], psi_info[c], red_chi2[c] = _fit_one(
-            sr[c], sz[c], rr[c], n[c], n0[c], fit_d, fit_psi, free[c], min_bl, max_iter, tol,
-            d[c], d_info[c], common_var[c], reason[c])
+            pair_sr, pair_sz, pair_rr, pair_n, pair_n0, fit_d, fit_psi, free[c], min_bl,
+            max_iter, tol, d[c], d_info[c], common_var[c], reason[c])
 
 
 @njit(cache=True, nogil=True)
