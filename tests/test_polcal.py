@@ -277,6 +277,8 @@ def test_statistics_of_swapped_baselines():
     for name in ("sr", "sz", "rr", "n"):
         np.testing.assert_allclose(getattr(stats[1], name), getattr(stats[0], name))
     assert stats[0].n.sum() == n_row * n_chan
+    assert PolStats.nbytes(1, n_chan, n_ant) == sum(getattr(stats[0], name).nbytes for name in (
+        "sr", "sz", "rr", "n", "n_pre_rfi"))  # what --dry-run adds to its predicted peak
     np.testing.assert_array_equal(stats[0].antenna_counts(), np.bincount(
         np.r_[ant1, ant2], minlength=n_ant) * n_chan)
 

@@ -26,6 +26,11 @@ class CellStats:
     n: np.ndarray
     n_pre_rfi: np.ndarray
 
+    @staticmethod
+    def nbytes(n_tc: int, n_fc: int, n_ant: int) -> int:
+        """Memory of the statistics of n_tc x n_fc cells (bytes)."""
+        return n_tc * n_fc * 2 * n_ant * n_ant * (16 + 8 + 8 + 8 + 8)
+
     @classmethod
     def zeros(cls, n_tc: int, n_fc: int, n_ant: int) -> "CellStats":
         shape = (n_tc, n_fc, 2, n_ant, n_ant)
@@ -96,6 +101,12 @@ class PolStats:
     n: np.ndarray
     n_pre_rfi: np.ndarray
     n_ant: int
+
+    @staticmethod
+    def nbytes(n_tc: int, n_fc: int, n_ant: int) -> int:
+        """Memory of the statistics of n_tc x n_fc cells (bytes), while accumulating; the fit
+        adds a cell's worth for both orders of each pair."""
+        return n_tc * n_fc * n_ant * (n_ant - 1) // 2 * (2 * 16 * 16 + 8 + 8 + 8)
 
     @classmethod
     def zeros(cls, n_tc: int, n_fc: int, n_ant: int) -> "PolStats":

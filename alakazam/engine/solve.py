@@ -110,18 +110,24 @@ def describe_plan(block: SolveBlock, meta: MSMeta, steps: list[list[Task]],
         lines.append(f"  step {i}: {step.jones} time_interval={step.time_interval.text} "
                      f"freq_interval={step.freq_interval.text} phase_only={step.phase_only} "
                      f"pre-applied: {', '.join(before) or 'nothing'}")
+        solver = SOLVERS[step.jones]
         for p in passes(tasks):
             tp = source.plan(p.selection, book=True)
-            peak = max(peak, tp.peak_bytes)
-            lines.append(f"    field {meta.fields[p.field_id].name}: tier {tp.tier} "
-                         f"({_TIERS[tp.tier]}), blocks of up to {tp.rows_per_block} rows, "
-                         f"predicted peak {tp.peak_bytes / 2**30:.2f} GB")
+            task_lines, stats_bytes = [], 0
             for t in p.tasks:
                 taxis = time_cells(t.times, t.scans_of_time, step.time_interval,
                                    meta.integration_time)
-                faxis = SOLVERS[step.jones].freq_axis(meta.spws[t.spw_id], step)
-                lines.append(f"      SPW {t.spw_id}: {len(t.times)} integrations, "
-                             f"{taxis.n} time x {faxis.n} freq cells")
+                faxis = solver.freq_axis(meta.spws[t.spw_id], step)
+                nbytes = solver.statistics.nbytes(taxis.n, faxis.n, len(meta.antennas))
+                stats_bytes += nbytes
+                task_lines.append(f"      SPW {t.spw_id}: {len(t.times)} integrations, "
+                                  f"{taxis.n} time x {faxis.n} freq cells, statistics "
+                                  f"{nbytes / 2**20:.1f} MB")
+            peak = max(peak, tp.peak_bytes + stats_bytes)
+            lines.append(f"    field {meta.fields[p.field_id].name}: tier {tp.tier} "
+                         f"({_TIERS[tp.tier]}), blocks of up to {tp.rows_per_block} rows, "
+                         f"predicted peak {(tp.peak_bytes + stats_bytes) / 2**30:.2f} GB")
+            lines += task_lines
     lines.append(f"  predicted peak memory {peak / 2**30:.2f} GB (all processes)")
     return lines
 
