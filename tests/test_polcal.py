@@ -228,6 +228,38 @@ def test_pol_steps_need_cross_hands(noisy_ms, tmp_path):
         plan_apply(load_config(str(path)).apply[0])
 
 
+def test_second_pass_removes_the_g_before_d_bias(tmp_path):
+    """Noiseless: G solved again with D and Xf pre-applied (P on by default, since D is in the
+    chain), then D and Xf again, removes the bias of solving G before D."""
+    ms, first = str(tmp_path / "n.ms"), str(tmp_path / "first.h5")
+    truth = simulate(ms, SimOptions(schedule="polcal", duration=7200, integration=120,
+                                    scan_length=600, n_spw=1, n_chan=4, snr=np.inf, seed=8,
+                                    terms=("G", "D", "Xf")))
+    pinned = {"field_select": "pinned", "solution_field": POLCAL}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"solve": [
+        {"ms": ms, "output": first, "ref_ant": 0, "jones": ["G", "D", "Xf"], "field": POLCAL,
+         "time_interval": ["int", "inf", "inf"], "freq_interval": ["full", "1", "full"]},
+        {"ms": ms, "output": str(tmp_path / "g2.h5"), "ref_ant": 0, "jones": "G",
+         "field": POLCAL, "time_interval": "int",
+         "external_preapply": {"tables": [first, first], "jones": ["D", "Xf"], **pinned}},
+        {"ms": ms, "output": str(tmp_path / "d2.h5"), "ref_ant": 0, "jones": ["D", "Xf"],
+         "field": POLCAL, "freq_interval": ["1", "full"], "external_preapply": {"tables": [str(tmp_path / "g2.h5")],
+                                                "jones": ["G"], **pinned}}]}))
+    for block in load_config(str(path)).solve:
+        run_solve(block)
+    errors = {}
+    for name in ("first", "d2"):
+        d = read_solutions(str(tmp_path / f"{name}.h5"), "D")[0]
+        got = np.stack([d.native["d_pq"], d.native["d_qp"]], axis=-1)[0]  # (n_chan, ...)
+        xf = read_solutions(str(tmp_path / f"{name}.h5"), "Xf")[0]
+        phase, _ = _cross_spectrum(truth, 0)
+        errors[name] = (np.abs(got - truth.leakage[0]).max(),
+                        abs(np.angle(np.exp(1j * (xf.native["phi_pq"][0, 0] - phase)))))
+    assert errors["first"][0] > 2e-4 and errors["d2"][0] < 2e-4
+    assert errors["d2"][1] < 2e-4
+
+
 def test_flagged_antenna(tmp_path):
     """An antenna without data gets no leakage (reason: no data) and does not disturb the
     others; Xf is still solved from the rest."""
@@ -285,7 +317,8 @@ def test_statistics_of_swapped_baselines():
 
 def test_apply_parang_defaults_on_with_pol_terms(tmp_path):
     """The design's polarisation example sets apply_parang only in apply: D, Xf and Kcross
-    steps (and tables) turn it on by default; an explicit false stands."""
+    steps, pre-applied tables and applied tables turn it on by default; an explicit false
+    stands."""
     def parang(**solve):
         path = write_config(tmp_path / "c.yaml", ms="x.ms", output="x.h5", field="F", **solve)
         return load_config(path).solve[0].apply_parang
@@ -293,6 +326,9 @@ def test_apply_parang_defaults_on_with_pol_terms(tmp_path):
     assert parang(jones=["K", "G", "D", "Xf"]) is True
     assert parang(jones=["K", "G"]) is False
     assert parang(jones=["G", "Kcross"], apply_parang=False) is False
+    (tmp_path / "d.h5").write_text("")
+    assert parang(jones=["G"], external_preapply={"tables": [str(tmp_path / "d.h5")],
+                                                  "jones": ["D"]}) is True
     (tmp_path / "cal.h5").write_text("")
     path = tmp_path / "apply.yaml"
     for jones, want in ((["G", "D"], True), (["G", "G"], False)):

@@ -477,12 +477,15 @@ def _solve_block(raw, key: str, problems: _Problems, base: str, produced=frozens
             problems.add(f"{key}.phase_only[{i}]", "D leakages are complex: phase_only does not "
                                                    "apply")
 
+    external = _external(raw.get("external_preapply"), f"{key}.external_preapply", problems, base,
+                         produced)
+    # D, Xf and Kcross (solved or pre-applied) need the model turned by P: on by default
+    with_pol = any(j in POL_TYPES for j in jones) or any(e.jones in POL_TYPES for e in external)
     scalars = {}
     for name, default, parse, what in (
             ("data_col", "DATA", _column, "a column name"),
             ("model_col", "MODEL_DATA", _column, "a column name"),
-            # D, Xf and Kcross need the model turned by P: on by default with them
-            ("apply_parang", any(j in POL_TYPES for j in jones), _boolean, "true or false"),
+            ("apply_parang", with_pol, _boolean, "true or false"),
             ("memory_limit_gb", 0.0, _non_negative, "a non-negative number of GB (0 = auto)"),
             ("rfi_threshold", 5.0, _non_negative, "a non-negative number (0 = no flagging)"),
             ("max_iter", 100, _positive_int, "a positive integer"),
@@ -496,8 +499,6 @@ def _solve_block(raw, key: str, problems: _Problems, base: str, produced=frozens
     ref_ants = tuple(_as_list(ref_ant))
     if not ref_ants or any(isinstance(r, bool) or not isinstance(r, (int, str)) for r in ref_ants):
         problems.add(f"{key}.ref_ant", f"{ref_ant!r} is not an antenna name, id, list or auto")
-    external = _external(raw.get("external_preapply"), f"{key}.external_preapply", problems, base,
-                         produced)
     for name in ("ms", "output"):
         if not isinstance(raw[name], str) or not raw[name].strip():
             problems.add(f"{key}.{name}", f"{raw[name]!r} is not a path")
