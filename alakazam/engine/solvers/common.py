@@ -1,4 +1,5 @@
-"""What every diagonal solver shares: the settings of a cell solve and the StEFCal call."""
+"""What the solvers share: the settings of a cell solve, the StEFCal call of the diagonal
+solvers, and the base of the solvers of the full 2x2 visibilities."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alakazam.engine.accumulate import CellStats
+from alakazam.engine.accumulate import CellStats, PolStats
+from alakazam.engine.grid import Axis, freq_cells
 from alakazam.engine.solvers.stefcal import LOW_SNR, OK, solve_cells
 
 
@@ -44,3 +46,14 @@ def antenna_reason(reason: np.ndarray) -> np.ndarray:
     """Per-antenna reason (..., n_ant) from per-hand reasons (..., 2, n_ant): the first
     non-zero code of the two receptors (an antenna is good only if both are)."""
     return np.where(reason[..., 0, :] != OK, reason[..., 0, :], reason[..., 1, :]).astype(np.uint8)
+
+
+class PolSolver:
+    """Base of D, Xf and Kcross: full-2x2 statistics on the step's frequency cells."""
+
+    statistics = PolStats
+
+    def freq_axis(self, spw, step) -> Axis:
+        """The step's frequency cells (freq_interval: per channel gives frequency-dependent
+        terms)."""
+        return freq_cells(spw.freqs, spw.widths, step.freq_interval)

@@ -21,6 +21,7 @@ from alakazam.engine.config import FreqInterval
 from alakazam.engine.grid import Axis, freq_cells
 from alakazam.engine.jones import delay_phasor, diagonal
 from alakazam.engine.solution import Solution
+from alakazam.engine.solvers.common import PolSolver
 from alakazam.engine.solvers.delay import fit_delays
 from alakazam.engine.solvers.polfit import fit
 from alakazam.engine.solvers.stefcal import LOW_SNR, NO_DATA, OK
@@ -43,12 +44,7 @@ def _per_antenna(values: np.ndarray, n_ant: int, extra: tuple = ()) -> np.ndarra
     return np.ascontiguousarray(np.broadcast_to(v, values.shape + (n_ant,) + extra))
 
 
-class CrossPhaseSolver:
-    statistics = PolStats
-
-    def freq_axis(self, spw, step) -> Axis:
-        return freq_cells(spw.freqs, spw.widths, step.freq_interval)
-
+class CrossPhaseSolver(PolSolver):
     def solve(self, stats: PolStats, taxis: Axis, faxis: Axis, spw, step, settings,
               header) -> Solution:
         psi, snr, reason = cross_phase(stats, settings)
@@ -65,9 +61,7 @@ class CrossPhaseSolver:
             native={"phi_pq": psi})
 
 
-class CrossDelaySolver:
-    statistics = PolStats
-
+class CrossDelaySolver(PolSolver):
     def freq_axis(self, spw, step) -> Axis:
         """Per channel: the delay is a slope across the SPW."""
         return freq_cells(spw.freqs, spw.widths, FreqInterval("1", channels=1))

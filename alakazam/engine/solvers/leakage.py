@@ -23,20 +23,15 @@ from __future__ import annotations
 import numpy as np
 
 from alakazam.engine.accumulate import PolStats
-from alakazam.engine.grid import Axis, freq_cells
+from alakazam.engine.grid import Axis
 from alakazam.engine.jones import leakage
 from alakazam.engine.solution import Solution
+from alakazam.engine.solvers.common import PolSolver
 from alakazam.engine.solvers.polfit import fit, offset_free, polarised
 from alakazam.engine.solvers.stefcal import LOW_SNR, OK
 
 
-class LeakageSolver:
-    statistics = PolStats
-
-    def freq_axis(self, spw, step) -> Axis:
-        """The step's frequency cells: freq_interval gives frequency-dependent leakage."""
-        return freq_cells(spw.freqs, spw.widths, step.freq_interval)
-
+class LeakageSolver(PolSolver):
     def solve(self, stats: PolStats, taxis: Axis, faxis: Axis, spw, step, settings,
               header) -> Solution:
         fit_psi = bool(polarised(stats).all()) and "Xf" not in settings.preapplied
