@@ -38,27 +38,30 @@ def cross_phase(stats: PolStats, settings):
     return res["psi"], snr, reason
 
 
-def _per_antenna(values: np.ndarray, n_ant: int, extra: tuple = ()) -> np.ndarray:
-    """(n_t, n_f) -> (n_t, n_f, n_ant) + extra, the same for every antenna."""
-    v = values.reshape(values.shape + (1,) * (1 + len(extra)))
-    return np.ascontiguousarray(np.broadcast_to(v, values.shape + (n_ant,) + extra))
+def _same_for_all(header, taxis: Axis, faxis: Axis, receptor2: np.ndarray, reason: np.ndarray,
+                  snr: np.ndarray, n_ant: int, native: dict) -> Solution:
+    """A Solution whose Jones matrix diag(1, receptor2) is the same for every antenna;
+    receptor2, reason and snr are per cell (n_t, n_f), broadcast over the antennas."""
+    def per_antenna(values, extra=()):
+        v = values.reshape(values.shape + (1,) * (1 + len(extra)))
+        return np.ascontiguousarray(np.broadcast_to(v, values.shape + (n_ant,) + extra))
+
+    diag = np.stack([np.ones_like(receptor2), receptor2], axis=-1)  # (n_t, n_f, 2)
+    return Solution(
+        **header, time=taxis.centres, time_bounds=taxis.bounds, freq=faxis.centres,
+        freq_bounds=faxis.bounds, jones=diagonal(np.repeat(diag[:, :, None], n_ant, axis=2)),
+        flags=per_antenna(reason != OK), reason=per_antenna(reason).astype(np.uint8),
+        snr=per_antenna(snr, (2,)), ref_ant_used=np.full(reason.shape, -1, np.int64),
+        native=native)
 
 
 class CrossPhaseSolver(PolSolver):
     def solve(self, stats: PolStats, taxis: Axis, faxis: Axis, spw, step, settings,
               header) -> Solution:
         psi, snr, reason = cross_phase(stats, settings)
-        flags = reason != OK
-        psi = np.where(flags, 0.0, psi)
-        n_ant = stats.n_ant
-        diag = np.stack([np.ones_like(psi), np.exp(1j * psi)], axis=-1)  # (n_t, n_f, 2)
-        n_t, n_f = psi.shape
-        return Solution(
-            **header, time=taxis.centres, time_bounds=taxis.bounds, freq=faxis.centres,
-            freq_bounds=faxis.bounds, jones=diagonal(np.repeat(diag[:, :, None], n_ant, axis=2)),
-            flags=_per_antenna(flags, n_ant), reason=_per_antenna(reason, n_ant).astype(np.uint8),
-            snr=_per_antenna(snr, n_ant, (2,)), ref_ant_used=np.full((n_t, n_f), -1, np.int64),
-            native={"phi_pq": psi})
+        psi = np.where(reason != OK, 0.0, psi)
+        return _same_for_all(header, taxis, faxis, np.exp(1j * psi), reason, snr, stats.n_ant,
+                             {"phi_pq": psi})
 
 
 class CrossDelaySolver(PolSolver):
@@ -80,14 +83,9 @@ class CrossDelaySolver(PolSolver):
         k_reason = np.where(n_good < 2, np.where(n_good == 0, reason.max(axis=1), NO_DATA),
                             np.where(k_snr < settings.min_snr, LOW_SNR, OK))
         tau = np.where(k_reason == OK, tau, 0.0)
-        n_ant, n_chan, n_t = stats.n_ant, len(freqs), len(tau)
-        phasor = delay_phasor(tau, freqs, nu0).T  # (n_t, n_chan)
-        diag = np.stack([np.ones_like(phasor), phasor], axis=-1)
-        per_chan = lambda v: np.repeat(v[:, None], n_chan, axis=1)  # noqa: E731
-        return Solution(
-            **header, time=taxis.centres, time_bounds=taxis.bounds, freq=faxis.centres,
-            freq_bounds=faxis.bounds, jones=diagonal(np.repeat(diag[:, :, None], n_ant, axis=2)),
-            flags=_per_antenna(per_chan(k_reason != OK), n_ant),
-            reason=_per_antenna(per_chan(k_reason), n_ant).astype(np.uint8),
-            snr=_per_antenna(per_chan(k_snr), n_ant, (2,)),
-            ref_ant_used=np.full((n_t, n_chan), -1, np.int64), native={"delay_pq": tau})
+        def per_chan(v):
+            return np.repeat(v[:, None], len(freqs), axis=1)
+
+        return _same_for_all(header, taxis, faxis, delay_phasor(tau, freqs, nu0).T,
+                             per_chan(k_reason), per_chan(k_snr), stats.n_ant,
+                             {"delay_pq": tau})
