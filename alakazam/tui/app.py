@@ -149,12 +149,16 @@ class MSPicker(App):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Label("Enter on a Measurement Set folder opens it")
-        yield DirectoryTree(".", id="picker")
+        tree = DirectoryTree(".", id="picker")
+        tree.auto_expand = False  # an MS folder is opened, never listed (it holds many files)
+        yield tree
         yield Footer()
 
     def on_directory_tree_directory_selected(self, event: DirectoryTree.DirectorySelected):
         if os.path.exists(os.path.join(event.path, "table.dat")):
             self.call_after_refresh(self.exit, str(event.path))
+        else:
+            event.node.toggle()
 
 
 def main(argv=None) -> int:
