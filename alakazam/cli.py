@@ -113,6 +113,25 @@ def build_parser() -> argparse.ArgumentParser:
     lo.add_argument("--field", help="field names or ids, comma-separated")
     lo.add_argument("--scan", help="scan numbers, e.g. 1,3 or 2~5")
     lo.add_argument("--spw", help="SPW ids, e.g. 0,1 or 0~3")
+    lo.add_argument("--standard", default="perley-butler-2017",
+                    help="flux-density standard of the calibrator fluxes shown (default "
+                         "perley-butler-2017)")
+
+    sj = sub.add_parser("setjy", help="write a flux standard's or a point source's model into "
+                                      "MODEL_DATA (not needed by `run`, which computes models)")
+    sj.add_argument("ms")
+    sj.add_argument("--field", required=True, help="field names or ids, comma-separated")
+    sj.add_argument("--spw", help="SPW ids, e.g. 0,1 or 0~3 (default all)")
+    group = sj.add_mutually_exclusive_group()
+    group.add_argument("--standard", help="flux-density standard (default perley-butler-2017 "
+                                          "unless --flux is given)")
+    group.add_argument("--flux", type=float, help="point source: Stokes I (Jy) at --ref-freq")
+    sj.add_argument("--stokes", help="point source: I,Q,U,V in Jy (instead of --flux)")
+    sj.add_argument("--spix", type=float, default=0.0, help="spectral index (S ~ nu^spix)")
+    sj.add_argument("--ref-freq", help="frequency of the flux density, e.g. 1.4GHz")
+    sj.add_argument("--offset", help="east,north offset from the phase centre in arcsec")
+    sj.add_argument("--unpolarised", action="store_true",
+                    help="leave out the standard's linear polarisation (3C286)")
     return parser
 
 
@@ -145,14 +164,54 @@ def _simulate(args) -> int:
 
 
 def _listobs(args) -> int:
+    from alakazam.engine.fluxstandards import check_standard
     from alakazam.engine.msmeta import read_meta
     from alakazam.engine.selection import select
     from alakazam.listobs import print_listobs
 
     meta = read_meta(args.ms)
     field = args.field.split(",") if args.field is not None else None
-    print_listobs(meta, select(meta, field=field, scans=args.scan, spw=args.spw))
+    print_listobs(meta, select(meta, field=field, scans=args.scan, spw=args.spw),
+                  standard=check_standard(args.standard))
     return 0
+
+
+def _setjy(args) -> int:
+    from rich.progress import Progress
+
+    from alakazam.engine.config import model_spec
+    from alakazam.engine.setjy import run_setjy
+
+    if args.stokes is not None and args.flux is not None:
+        raise InputError("--flux and --stokes exclude each other")
+    raw: dict = {}
+    if args.flux is not None or args.stokes is not None:
+        raw = {"flux_jy": args.flux} if args.flux is not None else {
+            "stokes": [_number(v, "--stokes") for v in args.stokes.split(",")]}
+        raw["spix"] = args.spix
+        if args.ref_freq is not None:
+            raw["ref_freq"] = args.ref_freq
+        if args.offset is not None:
+            raw["offset"] = [_number(v, "--offset") for v in args.offset.split(",")]
+    else:
+        raw = {"standard": args.standard or "perley-butler-2017",
+               "polarised": not args.unpolarised}
+    spec = model_spec(raw, "setjy")
+    with Progress(transient=True) as bar:
+        task = bar.add_task(f"setjy {args.ms}", total=None)
+        labels = run_setjy(args.ms, args.field.split(","), spec, args.spw,
+                           progress=lambda done, total: bar.update(task, completed=done,
+                                                                   total=total))
+    for name, label in labels.items():
+        print(f"wrote MODEL_DATA of {args.ms} field {name}: {label}")
+    return 0
+
+
+def _number(text: str, option: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError(f"{option}: {text!r} is not a number") from None
 
 
 def _run(args) -> int:
@@ -319,7 +378,8 @@ def _fluxscale_info(args) -> int:
     return 0
 
 
-COMMANDS = {"simulate": _simulate, "listobs": _listobs, "run": _run, "info": _info,
+COMMANDS = {"simulate": _simulate, "listobs": _listobs, "setjy": _setjy, "run": _run,
+            "info": _info,
             "fluxscale-info": _fluxscale_info,
             "restore-flags": _restore_flags, "demo": _demo, "plot": _plot}
 

@@ -8,6 +8,8 @@ import numpy as np
 from rich.console import Console, Group
 from rich.table import Table
 
+from alakazam.engine import fluxstandards
+from alakazam.engine.errors import InputError
 from alakazam.engine.msmeta import MJD_UNIX_OFFSET_S, MSMeta
 from alakazam.engine.selection import Selection
 
@@ -32,8 +34,10 @@ def dms(dec: float) -> str:
     return f"{sign}{int(d):02d}:{int(m):02d}:{s:05.2f}"
 
 
-def render(meta: MSMeta, sel: Selection = Selection()) -> Group:
-    """The summary as rich renderables: header, fields, scans, SPWs, correlations, antennas;
+def render(meta: MSMeta, sel: Selection = Selection(),
+           standard: str = fluxstandards.DEFAULT_STANDARD) -> Group:
+    """The summary as rich renderables: header, fields, scans, SPWs, flux calibrators (with
+    their model flux density in `standard` at each SPW's centre), correlations, antennas;
     fields, scans and SPWs restricted to those of `sel`."""
     def chosen(ids, wanted):
         return wanted is None or bool(set(ids) & set(wanted))
@@ -49,12 +53,13 @@ def render(meta: MSMeta, sel: Selection = Selection()) -> Group:
     header.add_row("[b]Data columns[/b]", ", ".join(c for c in meta.columns if c.endswith("DATA")))
 
     fields = Table(title="Fields", title_justify="left")
-    for col in ("ID", "Name", "RA (J2000)", "Dec (J2000)", "Frame", "Rows"):
+    for col in ("ID", "Name", "RA (J2000)", "Dec (J2000)", "Frame", "Flux cal", "Rows"):
         fields.add_column(col, justify="right" if col in ("ID", "Rows") else "left", overflow="fold")
-    for f in meta.fields:
-        if not chosen([f.id], sel.field_ids):
-            continue
-        fields.add_row(str(f.id), f.name, hms(f.ra), dms(f.dec), f.frame, str(f.n_rows))
+    shown = [f for f in meta.fields if chosen([f.id], sel.field_ids)]
+    known = {f.id: fluxstandards.identify(f.name, f.ra, f.dec) for f in shown}
+    for f in shown:
+        fields.add_row(str(f.id), f.name, hms(f.ra), dms(f.dec), f.frame, known[f.id] or "",
+                       str(f.n_rows))
 
     scans = Table(title="Scans", title_justify="left")
     for col in ("Scan", "Start", "End", "Field", "SPWs", "Intents", "Rows"):
@@ -78,6 +83,9 @@ def render(meta: MSMeta, sel: Selection = Selection()) -> Group:
         spws.add_row(str(w.id), w.name, str(w.n_chan), f"{w.freqs[0] / 1e6:.4f}",
                      f"{w.freqs[-1] / 1e6:.4f}", f"{w.widths[0] / 1e3:.3f}", f"{w.ref_freq / 1e6:.4f}")
 
+    spw_list = [w for w in meta.spws if chosen([w.id], sel.spw_ids)]
+    calibrators = _calibrators(meta, [f for f in shown if known[f.id]], known, spw_list, standard)
+
     pols = Table(title="Correlations", title_justify="left")
     for col in ("Pol ID", "Basis", "Correlations", "Full polarisation"):
         pols.add_column(col, overflow="fold")
@@ -91,9 +99,44 @@ def render(meta: MSMeta, sel: Selection = Selection()) -> Group:
         angles = " ".join(f"{a:.1f}" for a in np.degrees(meta.receptor_angles[i]))
         ants.add_row(str(i), name, meta.antennas.stations[i], f"{meta.antennas.diameters[i]:g}",
                      angles, "yes" if meta.antennas.has_data[i] else "[red]no data[/red]")
-    return Group(header, fields, scans, spws, pols, ants)
+    parts = [header, fields, scans, spws] + ([calibrators] if calibrators else []) + [pols, ants]
+    return Group(*parts)
 
 
-def print_listobs(meta: MSMeta, sel: Selection = Selection(), console: Console | None = None
-                  ) -> None:
-    (console or Console()).print(render(meta, sel))
+def _calibrators(meta: MSMeta, fields, known: dict, spws, standard: str) -> Table | None:
+    """Model flux densities (Jy) of the recognised flux calibrators at each SPW's centre, in
+    `standard` (or the first standard holding the source), or None when there are none."""
+    if not fields:
+        return None
+    year = fluxstandards.decimal_year(float(np.mean(meta.time_range)))
+    table = Table(title="Flux calibrators (model Stokes I at SPW centres, Jy)",
+                  title_justify="left")
+    for col in ("Field", "Source", "Standard", "Model flux density"):
+        table.add_column(col, overflow="fold")
+    for f in fields:
+        source = known[f.id]
+        name = next((s for s in (standard, *fluxstandards.STANDARDS)
+                     if source in fluxstandards.STANDARDS[s]), None)
+        if name is None:
+            table.add_row(f.name, source, "-", "not in any standard")
+            continue
+        values = []
+        for w in spws:
+            centre = float(np.mean(w.freqs))
+            try:
+                flux = fluxstandards.stokes(name, source, np.array([centre]), year)[0]
+            except InputError:
+                values.append(f"SPW {w.id}: outside the standard's range")
+                continue
+            pol = fluxstandards.linear_polarisation(source, np.array([centre]))
+            text = f"SPW {w.id} ({centre / 1e9:.3f} GHz): {flux[0]:.4f}"
+            if pol is not None:
+                text += f" (p {100 * pol[0][0]:.1f}%, {np.degrees(pol[1][0]):.0f} deg)"
+            values.append(text)
+        table.add_row(f.name, source, name, "\n".join(values))
+    return table
+
+
+def print_listobs(meta: MSMeta, sel: Selection = Selection(), console: Console | None = None,
+                  standard: str = fluxstandards.DEFAULT_STANDARD) -> None:
+    (console or Console()).print(render(meta, sel, standard))

@@ -16,21 +16,17 @@ from contextlib import closing
 from dataclasses import replace
 
 import numpy as np
-from casacore import tables
-
 from alakazam.engine import flagversions
 from alakazam.engine.config import ApplyBlock
 from alakazam.engine.errors import InputError
 from alakazam.engine.msmeta import MSMeta, open_table, read_meta
 from alakazam.engine.msread import iter_blocks
+from alakazam.engine.mswrite import add_column, copy_column, write_rows
 from alakazam.engine.parallel import Writer, prefetched
 from alakazam.engine.preapply import ChainTerm, chain_jones, correct, parang_jones
 from alakazam.engine.selection import Selection, resolve_fields, resolve_scans, resolve_spws
 from alakazam.engine.store import read_solutions
 from alakazam.engine.tiers import apply_plan
-
-_COPY_CHUNK = 50_000
-
 
 def plan_apply(block: ApplyBlock, key: str = "apply[0]"):
     """Check the block against its MS and tables: (meta, selection, chain terms, spw map)."""
@@ -75,13 +71,14 @@ def run_apply(block: ApplyBlock, key: str = "apply[0]", progress=None) -> dict:
     progress(done_rows, total_rows) after each block is written. Reading the next block,
     correcting this one and writing the previous one overlap (parallel.py)."""
     meta, selection, terms, spw_map = plan_apply(block, key)
-    _ensure_column(block.ms, block.output_col)
+    if add_column(block.ms, block.output_col, "calibrated data written by alakazam"):
+        copy_column(block.ms, "DATA", block.output_col)  # as CASA initialises it
     flagversions.save(block.ms, f"before_apply_{block.output_col}")
     total = sum(meta.fields[f].n_rows for f in selection.field_ids)
     counts = {"rows": 0, "samples": 0, "flagged_by_solutions": 0}
 
     def write(vb, corrected, flag):
-        _write(tab, meta, vb.rows, vb.ddid, {block.output_col: corrected, "FLAG": flag})
+        write_rows(tab, meta, vb.rows, vb.ddid, {block.output_col: corrected, "FLAG": flag})
         counts["rows"] += vb.n_row
         if progress is not None:
             progress(counts["rows"], total)
@@ -133,41 +130,3 @@ def _subblock(vb, rows: slice):
                    ant2=vb.ant2[rows], field=vb.field[rows], scan=vb.scan[rows],
                    uvw=vb.uvw[rows], flag=vb.flag[rows], weight=vb.weight[rows],
                    vis={k: v[rows] for k, v in vb.vis.items()})
-
-
-def _write(tab, meta, rows, ddid, values: dict) -> None:
-    """Write columns {name: (n_row, n_chan, n_corr) in canonical correlation order} of the
-    rows `rows` back in the MS's correlation order, one put per run of consecutive rows."""
-    pol = meta.polarizations[meta.data_descriptions[ddid].pol_id]
-    to_ms = np.argsort(np.argsort(pol.slots))  # canonical position of each stored correlation
-    if not np.array_equal(to_ms, np.arange(len(to_ms))):
-        values = {k: np.ascontiguousarray(v[..., to_ms]) for k, v in values.items()}
-    if np.any(np.diff(rows) <= 0):  # not ascending: sort (a run needs ascending rows)
-        order = np.argsort(rows)
-        rows, values = rows[order], {k: v[order] for k, v in values.items()}
-    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
-    for a, b in zip(np.r_[0, breaks], np.r_[breaks, len(rows)]):
-        for col, val in values.items():
-            tab.putcol(col, val[a:b], startrow=int(rows[a]), nrow=int(b - a))
-
-
-def _ensure_column(ms: str, column: str) -> None:
-    """Create `column` with DATA's description and tiling, initialised to DATA (as CASA does),
-    unless it exists."""
-    tab = open_table(ms, readonly=False)
-    try:
-        if column in tab.colnames():
-            return
-        desc = tab.getcoldesc("DATA")
-        desc["comment"] = "calibrated data written by alakazam"
-        dminfo = tab.getdminfo("DATA")
-        dminfo["NAME"] = f"{column}_dm"
-        tab.addcols(tables.maketabdesc([tables.makecoldesc(column, desc)]), dminfo)
-        for start in range(0, tab.nrows(), _COPY_CHUNK):
-            n = min(_COPY_CHUNK, tab.nrows() - start)
-            tab.putcol(column, tab.getcol("DATA", startrow=start, nrow=n), startrow=start, nrow=n)
-    except RuntimeError as exc:
-        raise InputError(f"{ms}: cannot add column {column} ({str(exc).splitlines()[0]})") from None
-    finally:
-        tab.close()
-

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from alakazam.engine.errors import InputError
+from alakazam.engine.fluxstandards import check_standard
 
 JONES_TYPES = ("K", "G", "B", "D", "Xf", "Kcross")
 POL_TYPES = ("D", "Xf", "Kcross")  # need all four correlations
@@ -25,7 +26,8 @@ _FREQ_UNITS = {"hz": 1.0, "khz": 1e3, "mhz": 1e6, "ghz": 1e9}
 _SOLVE_KEYS = {"ms", "output", "ref_ant", "data_col", "model_col", "apply_parang",
                "memory_limit_gb", "rfi_threshold", "max_iter", "tol", "jones", "field", "scans",
                "step_spw", "time_interval", "freq_interval", "phase_only",
-               "preapply_time_interp", "min_snr", "external_preapply"}
+               "preapply_time_interp", "min_snr", "external_preapply", "model"}
+MODEL_KEYS = {"standard", "polarised", "flux_jy", "stokes", "spix", "ref_freq", "offset"}
 _EXTERNAL_KEYS = {"tables", "jones", "field_select", "time_interp", "solution_field"}
 _FLUXSCALE_KEYS = {"reference_table", "reference_field", "transfer_table", "transfer_field",
                    "output", "jones_type", "spw", "model_flux_jy", "amp_outlier_sigma", "catalog"}
@@ -56,9 +58,45 @@ class FreqInterval:
 
 
 @dataclass(frozen=True)
+class ModelSpec:
+    """Where a solve's model visibilities come from: a `column` of the MS; a flux `standard`
+    (the field is recognised as one of its calibrators; `polarised` adds the standard's linear
+    polarisation); or a point source of Stokes `stokes` (I, Q, U, V) Jy at `ref_freq` Hz with
+    spectral index `spix`, `offset` (east, north) arcsec from the phase centre."""
+
+    column: str | None = None
+    standard: str | None = None
+    polarised: bool = True
+    stokes: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)
+    spix: float = 0.0
+    ref_freq: float = 1e9
+    offset: tuple[float, float] = (0.0, 0.0)
+
+    @property
+    def turns_with_parallactic_angle(self) -> bool:
+        """Whether the model may hold linear polarisation or V (which P rotates)."""
+        return (self.standard is not None and self.polarised) or (
+            self.column is None and self.standard is None and any(self.stokes[1:]))
+
+    def describe(self) -> str:
+        if self.column is not None:
+            return self.column
+        if self.standard is not None:
+            return f"standard {self.standard}" + ("" if self.polarised else " (unpolarised)")
+        text = f"point I={self.stokes[0]:g} Jy"
+        if any(self.stokes[1:]):
+            text += f" Q={self.stokes[1]:g} U={self.stokes[2]:g} V={self.stokes[3]:g}"
+        if self.spix:
+            text += f" spix {self.spix:g} at {self.ref_freq / 1e9:g} GHz"
+        if any(self.offset):
+            text += f" offset ({self.offset[0]:g}, {self.offset[1]:g}) arcsec"
+        return text
+
+
+@dataclass(frozen=True)
 class SolveStep:
     """One step of a solve chain. fields: names or ids; scans: one scan spec (or None = all)
-    per field; spw: SPW spec or None (all)."""
+    per field; spw: SPW spec or None (all); models: one ModelSpec per field."""
 
     jones: str
     fields: tuple
@@ -69,6 +107,7 @@ class SolveStep:
     phase_only: bool
     preapply_time_interp: str
     min_snr: float
+    models: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -479,12 +518,20 @@ def _solve_block(raw, key: str, problems: _Problems, base: str, produced=frozens
 
     external = _external(raw.get("external_preapply"), f"{key}.external_preapply", problems, base,
                          produced)
-    # D, Xf and Kcross (solved or pre-applied) need the model turned by P: on by default
-    with_pol = any(j in POL_TYPES for j in jones) or any(e.jones in POL_TYPES for e in external)
-    scalars = {}
+    model_col = raw.get("model_col", "MODEL_DATA")
+    try:
+        model_col = _column(model_col)
+    except ValueError:
+        problems.add(f"{key}.model_col", f"{model_col!r} is not a column name")
+        model_col = "MODEL_DATA"
+    models = _models(raw.get("model"), fields, model_col, f"{key}.model", problems)
+    # D, Xf and Kcross (solved or pre-applied), and models that may be polarised, need the
+    # model turned by P: on by default
+    with_pol = (any(j in POL_TYPES for j in jones) or any(e.jones in POL_TYPES for e in external)
+                or any(m.turns_with_parallactic_angle for ms in models for m in ms))
+    scalars = {"model_col": model_col}
     for name, default, parse, what in (
             ("data_col", "DATA", _column, "a column name"),
-            ("model_col", "MODEL_DATA", _column, "a column name"),
             ("apply_parang", with_pol, _boolean, "true or false"),
             ("memory_limit_gb", 0.0, _non_negative, "a non-negative number of GB (0 = auto)"),
             ("rfi_threshold", 5.0, _non_negative, "a non-negative number (0 = no flagging)"),
@@ -505,7 +552,7 @@ def _solve_block(raw, key: str, problems: _Problems, base: str, produced=frozens
     if problems.lines:
         return None
     steps = tuple(SolveStep(jones[i], fields[i], scans[i], spws[i], time_int[i], freq_int[i],
-                            phase_only[i], interp[i], min_snr[i]) for i in range(n))
+                            phase_only[i], interp[i], min_snr[i], models[i]) for i in range(n))
     return SolveBlock(ms=_resolve_path(base, raw["ms"]), output=_resolve_path(base, raw["output"]),
                       ref_ant=ref_ants, steps=steps, external=external, **scalars)
 
@@ -568,6 +615,120 @@ def _scans(value, fields, key, problems) -> list[tuple]:
                                         f"{len(names)} fields")
             out.append((None,) * len(names))
     return out
+
+
+def _models(value, fields, model_col, key, problems) -> list[tuple[ModelSpec, ...]]:
+    """One ModelSpec per field per step. `value`: absent (model_col everywhere); one model for
+    every step (a column name, or a mapping of MODEL_KEYS); a list with one entry per step;
+    an entry may also map field names to models (fields not named use model_col)."""
+    n = len(fields)
+    default = ModelSpec(column=model_col)
+    if value is None:
+        return [(default,) * len(f) for f in fields]
+    if isinstance(value, list):
+        if len(value) != n:
+            problems.add(key, f"has {len(value)} entries but jones has {n} steps")
+            return [(default,) * len(f) for f in fields]
+        per_step = [(v, f"{key}[{i}]") for i, v in enumerate(value)]
+    else:
+        per_step = [(value, key)] * n
+    out = []
+    for i, ((entry, where), names) in enumerate(zip(per_step, fields)):
+        if isinstance(entry, dict) and entry and not set(entry) & MODEL_KEYS:
+            known = {str(f) for f in names}
+            for name in entry:
+                if str(name) not in known:
+                    problems.add(f"{where}.{name}", f"field {name} is not one of step {i}'s "
+                                                    f"fields ({', '.join(sorted(known))})")
+            out.append(tuple(_model(entry[f], f"{where}.{f}", problems) if f in entry else default
+                             for f in names))
+        else:
+            out.append((_model(entry, where, problems),) * len(names))
+    return out
+
+
+def model_spec(value, key: str) -> ModelSpec:
+    """One model (as a `model:` entry of a solve block), or InputError naming `key`."""
+    problems = _Problems("model")
+    spec = _model(value, key, problems)
+    if problems.lines:
+        raise InputError("; ".join(line.split(": ", 1)[1] for line in problems.lines))
+    return spec
+
+
+def _model(value, key, problems) -> ModelSpec:
+    """One model: a column name, {standard, polarised} or a point source {flux_jy or stokes,
+    spix, ref_freq, offset}."""
+    if isinstance(value, str):
+        try:
+            return ModelSpec(column=_column(value))
+        except ValueError:
+            problems.add(key, f"{value!r} is not a column name, a standard or a point source")
+            return ModelSpec(column="MODEL_DATA")
+    if not isinstance(value, dict):
+        problems.add(key, "expected a column name or a mapping (standard, or flux_jy/stokes, "
+                          "spix, ref_freq, offset)")
+        return ModelSpec(column="MODEL_DATA")
+    for unknown in sorted(set(value) - MODEL_KEYS):
+        problems.add(f"{key}.{unknown}", f"unknown key (a model has {', '.join(sorted(MODEL_KEYS))})")
+    before = len(problems.lines)
+    if "standard" in value:
+        for other in sorted(set(value) & {"flux_jy", "stokes", "spix", "ref_freq", "offset"}):
+            problems.add(f"{key}.{other}", "a standard gives the flux density itself; give "
+                                           "either standard or a point source")
+        try:
+            standard = check_standard(value["standard"])
+        except InputError as exc:
+            problems.add(f"{key}.standard", str(exc))
+            standard = None
+        polarised = value.get("polarised", True)
+        if not isinstance(polarised, bool):
+            problems.add(f"{key}.polarised", f"{polarised!r} is not true or false")
+        if len(problems.lines) > before:
+            return ModelSpec(column="MODEL_DATA")
+        return ModelSpec(standard=standard, polarised=polarised)
+    if "polarised" in value:
+        problems.add(f"{key}.polarised", "applies to a standard; give a point source's "
+                                         "polarisation as stokes")
+    if ("flux_jy" in value) == ("stokes" in value):
+        problems.add(key, "give a standard, or a point source's flux_jy (Stokes I) or stokes "
+                          "[I, Q, U, V] (one of them)")
+        return ModelSpec(column="MODEL_DATA")
+    stokes = (value["flux_jy"], 0.0, 0.0, 0.0) if "flux_jy" in value else value["stokes"]
+    name = "flux_jy" if "flux_jy" in value else "stokes"
+    if (not isinstance(stokes, (list, tuple)) or len(stokes) != 4
+            or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in stokes)):
+        problems.add(f"{key}.{name}", f"{value[name]!r} is not "
+                                      + ("a flux density (Jy)" if name == "flux_jy"
+                                         else "a list of four numbers [I, Q, U, V] (Jy)"))
+        return ModelSpec(column="MODEL_DATA")
+    stokes = tuple(float(v) for v in stokes)
+    if stokes[0] <= 0 or math.hypot(*stokes[1:]) > stokes[0]:
+        problems.add(f"{key}.{name}", f"{value[name]!r}: I must be positive and at least "
+                                      "sqrt(Q^2 + U^2 + V^2)")
+    spix = value.get("spix", 0.0)
+    if isinstance(spix, bool) or not isinstance(spix, (int, float)):
+        problems.add(f"{key}.spix", f"{spix!r} is not a spectral index")
+        spix = 0.0
+    ref_freq = 1e9
+    if "ref_freq" in value:
+        try:
+            ref_freq = parse_frequency(value["ref_freq"])
+        except (ValueError, TypeError):
+            problems.add(f"{key}.ref_freq", f"{value['ref_freq']!r} is not a frequency "
+                                            "(Hz, or such as 1.4GHz)")
+    elif spix:
+        problems.add(f"{key}.ref_freq", "a spectral index needs the frequency of the flux "
+                                        "density (ref_freq, e.g. 1.4GHz)")
+    offset = value.get("offset", (0.0, 0.0))
+    if (not isinstance(offset, (list, tuple)) or len(offset) != 2
+            or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in offset)):
+        problems.add(f"{key}.offset", f"{offset!r} is not [east, north] in arcsec")
+        offset = (0.0, 0.0)
+    if len(problems.lines) > before:
+        return ModelSpec(column="MODEL_DATA")
+    return ModelSpec(stokes=stokes, spix=float(spix), ref_freq=ref_freq,
+                     offset=(float(offset[0]), float(offset[1])))
 
 
 def _external(value, key, problems, base, produced=frozenset()) -> tuple[ExternalTable, ...]:

@@ -103,24 +103,32 @@ def correct_rows(inverse, bad, vis, flag, slots, tslot, ant1, ant2, out, out_fla
 
 
 @njit(cache=True, nogil=True)
-def predict_points(uvw, freqs, lmn, brightness, out):
+def predict(uvw, freqs, lmn, brightness, slots, out):
     """Add the visibilities of point sources to `out`.
 
     uvw: (n_row, 3) m (u, v, w of ANTENNA1 minus ANTENNA2); freqs: (n_chan,) Hz;
     lmn: (n_src, 3) direction cosines relative to the phase centre, third column n - 1;
-    brightness: (n_src, n_chan, 2, 2) complex Jy; out: (n_row, n_chan, 2, 2) complex.
-    The phase of each source is exp(-2 pi i (u l + v m + w (n - 1)) nu / c).
+    brightness: (n_src, n_chan, 4) complex Jy, the flattened 2x2 coherency matrices;
+    slots: (n_corr,) flattened 2x2 position of each correlation of `out`;
+    out: (n_row, n_chan, n_corr) complex (any precision).
+    The phase of each source is exp(-2 pi i (u l + v m + w (n - 1)) nu / c); a source at the
+    phase centre (lmn = 0) needs no UVW and adds its brightness to every row.
     """
-    n_row, n_chan, n_src = uvw.shape[0], freqs.shape[0], lmn.shape[0]
-    for r in range(n_row):
-        for s in range(n_src):
+    n_row, n_chan, n_corr = out.shape
+    for s in range(lmn.shape[0]):
+        centred = lmn[s, 0] == 0.0 and lmn[s, 1] == 0.0 and lmn[s, 2] == 0.0
+        for r in range(n_row):
+            if centred:
+                for c in range(n_chan):
+                    for k in range(n_corr):
+                        out[r, c, k] += brightness[s, c, slots[k]]
+                continue
             delay = uvw[r, 0] * lmn[s, 0] + uvw[r, 1] * lmn[s, 1] + uvw[r, 2] * lmn[s, 2]
             for c in range(n_chan):
                 phase = -2.0 * np.pi * delay * freqs[c] / C_LIGHT
-                k = np.cos(phase) + 1j * np.sin(phase)
-                for i in range(2):
-                    for j in range(2):
-                        out[r, c, i, j] += k * brightness[s, c, i, j]
+                kernel = np.cos(phase) + 1j * np.sin(phase)
+                for k in range(n_corr):
+                    out[r, c, k] += kernel * brightness[s, c, slots[k]]
 
 
 @njit(cache=True, nogil=True)

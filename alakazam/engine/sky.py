@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from alakazam.engine import rime
 from alakazam.engine.jones import brightness
 
 
@@ -45,3 +46,15 @@ def direction_cosines(sources: list[PointSource], ra0: float, dec0: float) -> np
     m = np.sin(dec) * np.cos(dec0) - np.cos(dec) * np.sin(dec0) * np.cos(d_ra)
     n = np.sin(dec) * np.sin(dec0) + np.cos(dec) * np.cos(dec0) * np.cos(d_ra)
     return np.stack([l, m, n - 1], axis=-1).reshape(-1, 3)
+
+
+def point_visibilities(sources: list[PointSource], ra0: float, dec0: float, uvw: np.ndarray,
+                       freqs: np.ndarray, basis: str) -> np.ndarray:
+    """Visibilities (n_row, n_chan, 2, 2) complex Jy of `sources` seen from the phase centre
+    (ra0, dec0) rad, at uvw (n_row, 3) m and freqs (n_chan,) Hz."""
+    out = np.zeros((len(uvw), len(freqs), 4), complex)
+    if sources:
+        bright = coherencies(sources, freqs, basis).reshape(len(sources), len(freqs), 4)
+        rime.predict(np.ascontiguousarray(uvw, float), np.asarray(freqs, float),
+                     direction_cosines(sources, ra0, dec0), bright, np.arange(4), out)
+    return out.reshape(len(uvw), len(freqs), 2, 2)

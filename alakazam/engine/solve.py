@@ -23,6 +23,7 @@ from alakazam.engine.preapply import ChainTerm, chain_parts, correct, parang_jon
 from alakazam.engine.refant import ref_order, resolve_antennas
 from alakazam.engine.rfi import mad_flags
 from alakazam.engine.selection import Selection, resolve_fields, resolve_scans, resolve_spws
+from alakazam.engine.skymodel import FieldModel, field_model
 from alakazam.engine.solution import Solution
 from alakazam.engine.solvers import REASONS, SOLVERS
 from alakazam.engine.solvers.common import SolveSettings
@@ -31,7 +32,8 @@ from alakazam.engine.tiers import BlockSource
 
 @dataclass(frozen=True)
 class Task:
-    """One solve: a step, a field and an SPW, with the scans and the time slots to use.
+    """One solve: a step, a field and an SPW, with the scans and the time slots to use and
+    the model (a column name, or a FieldModel computed per block).
     times: (n_slot,) MJD s; scans_of_time: (n_slot,)."""
 
     step_index: int
@@ -41,6 +43,14 @@ class Task:
     spw_id: int
     times: np.ndarray
     scans_of_time: np.ndarray
+    model: str | FieldModel
+
+
+def columns(block: SolveBlock) -> tuple[str, ...]:
+    """The data columns a solve block reads: data_col and every column model of its steps
+    (none when every model is computed)."""
+    models = [m.column for step in block.steps for m in step.models if m.column is not None]
+    return tuple(dict.fromkeys([block.data_col] + models))
 
 
 def plan(block: SolveBlock, key: str = "solve[0]",
@@ -48,7 +58,7 @@ def plan(block: SolveBlock, key: str = "solve[0]",
     """Check the block against its MS (whose metadata may be given, already read) and list the
     tasks of each step. Every selection that matches nothing is an InputError naming its key."""
     meta = meta or read_meta(block.ms)
-    for col in (block.data_col, block.model_col):
+    for col in columns(block):
         if col not in meta.columns:
             raise InputError(f"{key}: column {col} is not in {block.ms} "
                              f"(columns: {', '.join(c for c in meta.columns if c.endswith('DATA'))})")
@@ -71,7 +81,7 @@ def plan(block: SolveBlock, key: str = "solve[0]",
         except InputError as exc:
             raise InputError(f"{where}: {exc}") from None
         tasks = []
-        for fid, scan_spec in zip(field_ids, step.scans):
+        for fid, scan_spec, model in zip(field_ids, step.scans, step.models):
             if (step.jones, fid) in solved:
                 raise InputError(f"{where}: field {meta.fields[fid].name} already has "
                                  f"{step.jones} solutions from step {solved[step.jones, fid]}; "
@@ -87,7 +97,12 @@ def plan(block: SolveBlock, key: str = "solve[0]",
                     raise InputError(f"{where}: SPW {spw} has one channel; K needs several")
                 times, scans_of_time = time_slots(meta, Selection((fid,), scans, (spw,)))
                 if len(times):
-                    tasks.append(Task(i, step, fid, scans, spw, times, scans_of_time))
+                    try:
+                        computed = field_model(model, meta, meta.fields[fid], spw)
+                    except InputError as exc:
+                        raise InputError(f"{where}: model: {exc}") from None
+                    tasks.append(Task(i, step, fid, scans, spw, times, scans_of_time,
+                                      model.column if computed is None else computed))
             if not any(t.field_id == fid for t in tasks):
                 raise InputError(f"{where}: field {meta.fields[fid].name} has no data in the "
                                  "selected scans and SPWs")
@@ -99,8 +114,7 @@ def describe_plan(block: SolveBlock, meta: MSMeta, steps: list[list[Task]],
                   workers: int = 1) -> list[str]:
     """Lines of the --dry-run report: per step, its passes with their memory tier and
     predicted peak memory, and each task's cells."""
-    source = BlockSource(meta, (block.data_col, block.model_col), block.memory_limit_gb,
-                         workers)
+    source = BlockSource(meta, columns(block), block.memory_limit_gb, workers)
     lines = [f"solve {block.ms} -> {block.output} ({meta.basis}, {len(meta.antennas)} antennas)",
              f"  memory budget {source.budget / 2**30:.2f} GB; workers: {workers}"]
     peak = 0
@@ -122,7 +136,7 @@ def describe_plan(block: SolveBlock, meta: MSMeta, steps: list[list[Task]],
                 stats_bytes += nbytes
                 task_lines.append(f"      SPW {t.spw_id}: {len(t.times)} integrations, "
                                   f"{taxis.n} time x {faxis.n} freq cells, statistics "
-                                  f"{nbytes / 2**20:.1f} MB")
+                                  f"{nbytes / 2**20:.1f} MB, model {_label(t.model)}")
             peak = max(peak, tp.peak_bytes + stats_bytes)
             lines.append(f"    field {meta.fields[p.field_id].name}: tier {tp.tier} "
                          f"({_TIERS[tp.tier]}), blocks of up to {tp.rows_per_block} rows, "
@@ -169,8 +183,7 @@ def run_solve(block: SolveBlock, key: str = "solve[0]", progress=None,
     (live = its path, else None), so that it can be inspected while the run goes on."""
     meta, steps = plan(block, key)
     chain = [_external_term(ext) for ext in block.external]
-    source = BlockSource(meta, (block.data_col, block.model_col), block.memory_limit_gb,
-                         workers)
+    source = BlockSource(meta, columns(block), block.memory_limit_gb, workers)
     solutions = []
     root = {"ms": block.ms, "ref_ant": list(block.ref_ant),
             "antenna_names": list(meta.antennas.names), "feed_basis": meta.basis}
@@ -255,7 +268,7 @@ def solve_pass(block: SolveBlock, meta: MSMeta, p: Pass, chain: list[ChainTerm],
                                              times, meta.spws[task.spw_id].freqs,
                                              len(meta.antennas))
             data, weight, flag = correct(vb, block.data_col, diag, jflags, tslot)
-        model = _model(meta, fld, vb, block, times, tslot, leak)
+        model = _model(meta, fld, vb, block, times, tslot, leak, task.model)
         hands = [vb.slots.index(0), vb.slots.index(3)]
         rfi = mad_flags(data, model, flag, hands, block.rfi_threshold)
         stats.add(data, model, weight, flag, rfi, tcell, faxis.index, vb.ant1, vb.ant2, vb.slots)
@@ -282,7 +295,7 @@ def _solve_cells(block: SolveBlock, meta: MSMeta, chain: list[ChainTerm], task: 
         "ref_ant": [int(a) for a in settings.ref_order[:5]],
         "time_interval": step.time_interval.text, "freq_interval": step.freq_interval.text,
         "phase_only": step.phase_only, "min_snr": step.min_snr, "data_col": block.data_col,
-        "model_col": block.model_col, "apply_parang": block.apply_parang,
+        "model": _label(task.model), "apply_parang": block.apply_parang,
         "rfi_threshold": block.rfi_threshold, "ms": block.ms, "feed_basis": meta.basis,
         "preapply_chain": [term.provenance for term in chain],
         "reason_codes": {str(k): v for k, v in REASONS.items()},
@@ -290,12 +303,21 @@ def _solve_cells(block: SolveBlock, meta: MSMeta, chain: list[ChainTerm], task: 
     return sol
 
 
-def _model(meta, fld, vb, block, times, tslot, leak) -> np.ndarray:
-    """The model column as the data see it once the diagonal terms are corrected:
-    (L_p P_p) M (L_q P_q)^H with L the chain's leakage (n_T, n_chan, n_ant, 2, 2) or None, P
-    the parallactic (and receptor) rotation when apply_parang is set; (n_row, n_chan, n_corr).
-    The block's own column is returned untouched when there is neither."""
-    model = vb.vis[block.model_col]
+def _label(model: str | FieldModel) -> str:
+    """What a task's model is: the column name, or the computed model's label."""
+    return model if isinstance(model, str) else model.label
+
+
+def _model(meta, fld, vb, block, times, tslot, leak, source: str | FieldModel) -> np.ndarray:
+    """The model (the column `source`, or computed from its FieldModel) as the data see it
+    once the diagonal terms are corrected: (L_p P_p) M (L_q P_q)^H with L the chain's leakage
+    (n_T, n_chan, n_ant, 2, 2) or None, P the parallactic (and receptor) rotation when
+    apply_parang is set; (n_row, n_chan, n_corr). A column is returned untouched when there
+    is neither."""
+    if isinstance(source, str):
+        model = vb.vis[source]
+    else:
+        model = source.visibilities(vb.uvw, meta.spws[vb.spw_id].freqs, vb.slots)
     if leak is None and not block.apply_parang:
         return model
     if not block.apply_parang:

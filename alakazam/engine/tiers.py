@@ -24,8 +24,10 @@ from alakazam.engine.msmeta import MSMeta
 from alakazam.engine.msread import VisBlock, iter_blocks, selected_rows
 from alakazam.engine.selection import Selection
 
-CACHED_BYTES = 22  # per sample kept: data and model complex64, weight float32, flag, margin
-WORKING_BYTES = 16  # per sample processed: corrected data, weight, flags, RFI flags
+COLUMN_BYTES = 8  # per sample kept of each data column read (complex64)
+KEPT_BYTES = 6  # per sample kept besides the columns: weight float32, flag, margin
+WORKING_BYTES = 24  # per sample processed: corrected data, model (computed or turned by P),
+# weight, flags, RFI flags
 APPLY_BYTES = 18  # per sample of an apply block: data, corrected data, both flags
 APPLY_BLOCKS = 2  # apply blocks alive at once on average, measured (up to 4 can be: being
 # read, queued, corrected and written, but the stages rarely all hold one together)
@@ -64,7 +66,7 @@ def apply_plan(meta: MSMeta, memory_limit_gb: float) -> tuple[int, int]:
 
 class BlockSource:
     """Blocks of the selections of one solve block, read according to their tier. `columns`:
-    the data columns (data_col, model_col)."""
+    the data columns it reads (solve.columns)."""
 
     def __init__(self, meta: MSMeta, columns: tuple[str, ...], memory_limit_gb: float,
                  workers: int = 1):
@@ -73,6 +75,7 @@ class BlockSource:
         self.workers = workers
         self.budget = budget_bytes(memory_limit_gb)
         self.sample = max_samples(meta)
+        self.cached_bytes = COLUMN_BYTES * len(columns) + KEPT_BYTES  # per sample kept
         self.cache: dict[Selection, list[VisBlock]] = {}
         self.booked: dict[Selection, int] = {}  # tier-1 selections and their predicted bytes
 
@@ -80,11 +83,11 @@ class BlockSource:
         """The tier of `selection` given the selections already booked for tier 1; `book`
         books it when it is tier 1 (as prefetch does, without reading)."""
         rows, slot_rows = selected_rows(self.meta, selection)
-        cached = len(rows) * self.sample * CACHED_BYTES
+        cached = len(rows) * self.sample * self.cached_bytes
         held = sum(self.booked.values())
         tier1 = selection in self.booked or held + cached <= self.budget / 2
         # a worker's block: tier 1 only adds its working copies, tiers 2 and 3 read it too
-        per_sample = WORKING_BYTES if tier1 else CACHED_BYTES + WORKING_BYTES
+        per_sample = WORKING_BYTES if tier1 else self.cached_bytes + WORKING_BYTES
         per_block = max(1, int(self.budget / 2 / self.workers / (self.sample * per_sample)))
         n_spw = len(selection.spw_ids) if selection.spw_ids else len(self.meta.spws)
         block = min(len(rows), per_block) / n_spw  # a read is yielded as one block per SPW

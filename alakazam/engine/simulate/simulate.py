@@ -27,7 +27,7 @@ from alakazam.engine.errors import InputError
 from alakazam.engine.simulate.layouts import layout
 from alakazam.engine.simulate.mswriter import CORR_TYPES, MSLayout, create_ms, write_rows
 from alakazam.engine.simulate.truth import TERMS, Truth
-from alakazam.engine.sky import PointSource, coherencies, direction_cosines
+from alakazam.engine.sky import PointSource, point_visibilities
 
 ARCMIN = np.pi / (180 * 60)
 _INTENTS = {"flux": "CALIBRATE_FLUX#ON_SOURCE,CALIBRATE_BANDPASS#ON_SOURCE",
@@ -319,8 +319,5 @@ def _chunk(opts, truth, fields, tslots, ant1, ant2, uvw_ant, time_scan, slots, s
 
 def _predict(sources, fdef, uvw, freqs, basis) -> np.ndarray:
     """Visibilities (n_row, n_chan, 2, 2) of point sources (dicts of PointSource fields)."""
-    srcs = [PointSource(**s) for s in sources]
-    out = np.zeros((len(uvw), len(freqs), 2, 2), complex)
-    rime.predict_points(np.ascontiguousarray(uvw), freqs, direction_cosines(srcs, fdef["ra"], fdef["dec"]),
-                        coherencies(srcs, freqs, basis), out)
-    return out
+    return point_visibilities([PointSource(**s) for s in sources], fdef["ra"], fdef["dec"], uvw,
+                              freqs, basis)

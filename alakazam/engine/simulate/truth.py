@@ -13,7 +13,7 @@ import numpy as np
 
 from alakazam.engine import jones as jm
 from alakazam.engine import rime
-from alakazam.engine.sky import PointSource, coherencies, direction_cosines
+from alakazam.engine.sky import PointSource, point_visibilities
 
 TERMS = ("K", "G", "B", "D", "Xf", "Kcross")
 
@@ -89,12 +89,8 @@ class Truth:
         for fid in np.unique(block.field):
             rows = np.flatnonzero(block.field == fid)
             fdef = self.fields[fid]
-            srcs = [PointSource(**s) for s in fdef[which]]
-            part = np.zeros((len(rows), len(freqs), 2, 2), complex)
-            rime.predict_points(np.ascontiguousarray(block.uvw[rows]), freqs,
-                                direction_cosines(srcs, fdef["ra"], fdef["dec"]),
-                                coherencies(srcs, freqs, self.basis), part)
-            vis[rows] = part
+            vis[rows] = point_visibilities([PointSource(**s) for s in fdef[which]], fdef["ra"],
+                                           fdef["dec"], block.uvw[rows], freqs, self.basis)
         if corrupt:
             jones = self.jones(block.spw_id, np.searchsorted(self.times, times))
             rime.sandwich(jones, vis, tslot, block.ant1, block.ant2, vis)
