@@ -14,9 +14,13 @@ taken, every job a process of its own:
   (f) the fixed start-up of a run: a `--dry-run` (imports, MS metadata, plan);
   (g) with --pol: the same MS size with the polcal schedule (3C286 in every third scan), its
       read floor and `alakazam run` of the polarisation chain K, B, G, Kcross, D (per
-      channel), Xf on 3C286 with apply_parang.
+      channel), Xf on 3C286 with apply_parang;
+  (h) with --model: (b) with the models computed per block (3C286 from perley-butler-2017,
+      J1407+2827 a 2.3 Jy point source; MODEL_DATA not read) against the read floor without
+      MODEL_DATA (DATA, FLAG, WEIGHT).
 
     python benchmarks/bench_run.py [--ms bench10.ms] [--repeat 3] [--workers N] [--pol]
+                                   [--model]
 """
 
 from __future__ import annotations
@@ -37,6 +41,12 @@ FLOOR_READ = """
 from casacore import tables
 with tables.table({ms!r}, ack=False) as t:
     for c in ("DATA", "MODEL_DATA", "FLAG", "WEIGHT"):
+        t.getcol(c)
+"""
+FLOOR_READ_DATA = """
+from casacore import tables
+with tables.table({ms!r}, ack=False) as t:
+    for c in ("DATA", "FLAG", "WEIGHT"):
         t.getcol(c)
 """
 FLOOR_READ_WRITE = """
@@ -77,6 +87,8 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--pol", action="store_true", help="also time the polarisation chain")
+    parser.add_argument("--model", action="store_true",
+                        help="also time the solve with models computed instead of read")
     args = parser.parse_args()
     python, ms = sys.executable, os.path.abspath(args.ms)
     build(ms)
@@ -121,6 +133,8 @@ def main():
     print(f"start-up of a run (--dry-run: imports, MS metadata, plan): {t_start:.2f} s")
     if args.pol:
         bench_pol(ms.replace(".ms", "-pol.ms"), n, workers)
+    if args.model:
+        bench_model(ms, solve_cfg, n, workers, t_solve)
 
 
 def build(ms: str, *extra: str) -> None:
@@ -151,6 +165,25 @@ def bench_pol(ms: str, n: int, workers: list[str]) -> None:
     t_pol, m_pol = median_of(n, solve)
     print(f"polcal MS read floor: {t_read:.2f} s; solve K, B, G, Kcross, D (per channel), Xf "
           f"on 3C286: {t_pol:.2f} s = {t_pol / t_read:.2f} x read floor; peak {m_pol:.2f} GB")
+
+
+def bench_model(ms: str, solve_cfg: str, n: int, workers: list[str], t_column: float) -> None:
+    """(h): the solve of (b) with computed models, against the read floor without MODEL_DATA."""
+    with open(solve_cfg) as fh:
+        config = yaml.safe_load(fh)
+    config["solve"][0]["model"] = {"3C286": {"standard": "perley-butler-2017"},
+                                   "J1407+2827": {"flux_jy": 2.3, "spix": -0.7,
+                                                  "ref_freq": "1.4GHz"}}
+    cfg = solve_cfg.replace(".yaml", "_model.yaml")
+    with open(cfg, "w") as fh:
+        yaml.safe_dump(config, fh)
+    solve = [sys.executable, "-m", "alakazam", "run", cfg, *workers]
+    subprocess.run(solve, check=True, capture_output=True)  # warm the kernel caches
+    t_read, _ = median_of(n, [sys.executable, "-c", FLOOR_READ_DATA.format(ms=ms)])
+    t_model, m_model = median_of(n, solve)
+    print(f"read floor without MODEL_DATA (DATA, FLAG, WEIGHT): {t_read:.2f} s; solve K + G "
+          f"with computed models: {t_model:.2f} s = {t_model / t_read:.2f} x that floor "
+          f"({t_column:.2f} s reading MODEL_DATA); peak {m_model:.2f} GB")
 
 
 if __name__ == "__main__":

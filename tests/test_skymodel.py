@@ -284,3 +284,22 @@ def test_setjy_and_listobs_commands(tmp_path, bandpass_ms):
     bad = run("setjy", copy, "--field", "J1407+2827")
     assert bad.returncode == 2 and "J1407+2827 is not a calibrator" in bad.stderr
     assert run("setjy", copy, "--field", "NOPE", "--flux", "1").returncode == 2
+
+
+def test_models_follow_their_steps_through_tui_edits(tmp_path, bandpass_ms):
+    """The TUI edits a config's steps without a form for models: a per-step model list keeps
+    each model with its step when steps are added and moved, and the engine reads it back."""
+    from alakazam.tui.session import Session
+
+    ms, _ = bandpass_ms
+    session = Session({"solve": [{"ms": ms, "output": "cal.h5", "jones": ["B"],
+                                  "field": ["3C286"],
+                                  "model": [{"standard": "perley-butler-2017"}]}]},
+                      str(tmp_path / "s.yaml"))
+    session.add_step("G", ["J1407+2827"])
+    session.move_step(1, -1)
+    assert session.problems(read_meta(ms)) == []
+    (block,) = load_config(session.save()).solve
+    assert [s.jones for s in block.steps] == ["G", "B"]
+    assert block.steps[0].models[0].column == "MODEL_DATA"
+    assert block.steps[1].models[0].standard == "perley-butler-2017"

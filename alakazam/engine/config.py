@@ -619,8 +619,9 @@ def _scans(value, fields, key, problems) -> list[tuple]:
 
 def _models(value, fields, model_col, key, problems) -> list[tuple[ModelSpec, ...]]:
     """One ModelSpec per field per step. `value`: absent (model_col everywhere); one model for
-    every step (a column name, or a mapping of MODEL_KEYS); a list with one entry per step;
-    an entry may also map field names to models (fields not named use model_col)."""
+    every step (a column name, or a mapping of MODEL_KEYS); a list with one entry per step
+    (null: model_col); an entry may also map field names to models (fields not named use
+    model_col)."""
     n = len(fields)
     default = ModelSpec(column=model_col)
     if value is None:
@@ -634,7 +635,9 @@ def _models(value, fields, model_col, key, problems) -> list[tuple[ModelSpec, ..
         per_step = [(value, key)] * n
     out = []
     for i, ((entry, where), names) in enumerate(zip(per_step, fields)):
-        if isinstance(entry, dict) and entry and not set(entry) & MODEL_KEYS:
+        if entry is None:  # this step: model_col
+            out.append((default,) * len(names))
+        elif isinstance(entry, dict) and entry and not set(entry) & MODEL_KEYS:
             known = {str(f) for f in names}
             for name in entry:
                 if str(name) not in known:

@@ -51,8 +51,8 @@ def field_model(spec: ModelSpec, meta: MSMeta, fld: Field, spw_id: int) -> Field
         source = fluxstandards.identify(fld.name, fld.ra, fld.dec)
         if source is None:
             raise InputError(f"field {fld.name} is not a calibrator {spec.standard} knows (by "
-                             "name, or within 5 arcsec of one); give its model as flux_jy or "
-                             "stokes, or use MODEL_DATA")
+                             "name, or within 5 arcsec of one); give it a point-source model "
+                             "(flux_jy or stokes; setjy --flux) or MODEL_DATA")
         try:
             stokes = fluxstandards.stokes(spec.standard, source, freqs,
                                           fluxstandards.decimal_year(np.mean(meta.time_range)),

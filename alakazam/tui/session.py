@@ -22,9 +22,10 @@ from alakazam.engine.msmeta import MSMeta
 from alakazam.engine.solve import plan
 
 STEP_KEYS = ("jones", "field", "scans", "step_spw", "time_interval", "freq_interval",
-             "phase_only", "preapply_time_interp")
+             "phase_only", "preapply_time_interp", "model")
 STEP_DEFAULTS = {"scans": None, "step_spw": None, "time_interval": "inf",
-                 "freq_interval": "full", "phase_only": False, "preapply_time_interp": "linear"}
+                 "freq_interval": "full", "phase_only": False, "preapply_time_interp": "linear",
+                 "model": None}  # model: kept with its step (edited in the YAML)
 TERM_KEYS = ("tables", "jones", "field_select", "time_interp", "solution_field")
 TERM_DEFAULTS = {"field_select": "nearest_time", "time_interp": "linear", "solution_field": None}
 FLUX_KEYS = ("reference_field", "reference_table", "transfer_field", "transfer_table", "output",
