@@ -241,7 +241,9 @@ def test_models_in_config_errors(tmp_path, bandpass_ms):
     for model, needle in (({"flux_jy": 2, "stokes": [2, 0, 0, 0]}, "one of them"),
                           ({"flux_jy": 2, "spix": -0.7}, "ref_freq"),
                           ({"stokes": [1, 2, 0, 0]}, "at least"),
-                          ({"J9999": {"flux_jy": 1}}, "field J9999 is not one of step 0")):
+                          ({"J9999": {"flux_jy": 1}}, r"model\.J9999: field J9999 is not a "
+                                                      r"field of any step \(3C286\)$"),
+                          ([{"J9999": {"flux_jy": 1}}], r"field J9999 is not a field of step 0")):
         cfg = write_config(tmp_path / "bad.yaml", ms=ms, output=str(tmp_path / "x.h5"),
                            jones=["G"], field=["3C286"], model=model)
         with pytest.raises(InputError, match=needle):
@@ -303,3 +305,16 @@ def test_models_follow_their_steps_through_tui_edits(tmp_path, bandpass_ms):
     assert [s.jones for s in block.steps] == ["G", "B"]
     assert block.steps[0].models[0].column == "MODEL_DATA"
     assert block.steps[1].models[0].standard == "perley-butler-2017"
+
+
+def test_a_field_mapping_for_the_block_applies_to_each_step_holding_the_field(tmp_path):
+    ms = str(tmp_path / "any.ms")  # validation of the config alone: the MS need not exist yet
+    open(ms, "w").close()
+    cfg = write_config(tmp_path / "map.yaml", ms=ms, output=str(tmp_path / "x.h5"),
+                       jones=["K", "G"], field=[["3C286"], ["3C286", "J1407+2827"]],
+                       model={"J1407+2827": {"flux_jy": 2.3}, "3C286": "MY_MODEL"})
+    (block,) = load_config(cfg).solve
+    assert [m.column for m in block.steps[0].models] == ["MY_MODEL"]
+    assert block.steps[1].models[0].column == "MY_MODEL"
+    assert block.steps[1].models[1].stokes == (2.3, 0.0, 0.0, 0.0)
+    assert not block.apply_parang  # nothing polarised

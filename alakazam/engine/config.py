@@ -630,23 +630,32 @@ def _models(value, fields, model_col, key, problems) -> list[tuple[ModelSpec, ..
         if len(value) != n:
             problems.add(key, f"has {len(value)} entries but jones has {n} steps")
             return [(default,) * len(f) for f in fields]
-        per_step = [(v, f"{key}[{i}]") for i, v in enumerate(value)]
-    else:
-        per_step = [(value, key)] * n
+        per_step = [(v, f"{key}[{i}]", fields[i], f"step {i}") for i, v in enumerate(value)]
+    else:  # one entry for the block: a field mapping may name the fields of any step
+        every = tuple(dict.fromkeys(f for names in fields for f in names))
+        per_step = [(value, key, every, "any step")] * n
+    parsed: dict = {}  # (key path, entry id) -> ModelSpec: each entry parsed (and reported) once
+
+    def spec(entry, where):
+        if (where, id(entry)) not in parsed:
+            parsed[where, id(entry)] = _model(entry, where, problems)
+        return parsed[where, id(entry)]
+
     out = []
-    for i, ((entry, where), names) in enumerate(zip(per_step, fields)):
+    for (entry, where, allowed, scope), names in zip(per_step, fields):
         if entry is None:  # this step: model_col
             out.append((default,) * len(names))
         elif isinstance(entry, dict) and entry and not set(entry) & MODEL_KEYS:
-            known = {str(f) for f in names}
+            known = {str(f) for f in allowed}
             for name in entry:
-                if str(name) not in known:
-                    problems.add(f"{where}.{name}", f"field {name} is not one of step {i}'s "
-                                                    f"fields ({', '.join(sorted(known))})")
-            out.append(tuple(_model(entry[f], f"{where}.{f}", problems) if f in entry else default
+                if str(name) not in known and (where, name) not in parsed:
+                    parsed[where, name] = default
+                    problems.add(f"{where}.{name}", f"field {name} is not a field of {scope} "
+                                                    f"({', '.join(sorted(known))})")
+            out.append(tuple(spec(entry[f], f"{where}.{f}") if f in entry else default
                              for f in names))
         else:
-            out.append((_model(entry, where, problems),) * len(names))
+            out.append((spec(entry, where),) * len(names))
     return out
 
 
