@@ -34,8 +34,13 @@ class FieldModel:
 
     def visibilities(self, uvw: np.ndarray, freqs: np.ndarray, slots) -> np.ndarray:
         """(n_row, n_chan, n_corr) complex64 at uvw (n_row, 3) m, freqs (n_chan,) Hz, for the
-        correlations at flattened 2x2 positions `slots`."""
-        out = np.zeros((len(uvw), len(freqs), len(slots)), np.complex64)
+        correlations at flattened 2x2 positions `slots`. Sources all at the phase centre give
+        the same visibilities on every row: a read-only view of one row (no memory)."""
+        shape = (len(uvw), len(freqs), len(slots))
+        if not self.lmn.any():
+            row = self.bright[:, :, list(slots)].sum(axis=0).astype(np.complex64)
+            return np.broadcast_to(row, shape)
+        out = np.zeros(shape, np.complex64)
         rime.predict(np.ascontiguousarray(uvw, float), np.asarray(freqs, float), self.lmn,
                      self.bright, np.asarray(slots, np.int64), out)
         return out
