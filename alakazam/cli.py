@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--standard", help="flux-density standard (default perley-butler-2017 "
                                           "unless --flux is given)")
     group.add_argument("--flux", type=float, help="point source: Stokes I (Jy) at --ref-freq")
-    sj.add_argument("--stokes", help="point source: I,Q,U,V in Jy (instead of --flux)")
+    group.add_argument("--stokes", help="point source: I,Q,U,V in Jy (instead of --flux)")
     sj.add_argument("--spix", type=float, default=0.0, help="spectral index (S ~ nu^spix)")
     sj.add_argument("--ref-freq", help="frequency of the flux density, e.g. 1.4GHz")
     sj.add_argument("--offset", help="east,north offset from the phase centre in arcsec")
@@ -182,10 +182,14 @@ def _setjy(args) -> int:
     from alakazam.engine.config import model_spec
     from alakazam.engine.setjy import run_setjy
 
-    if args.stokes is not None and args.flux is not None:
-        raise InputError("--flux and --stokes exclude each other")
-    raw: dict = {}
-    if args.flux is not None or args.stokes is not None:
+    point = args.flux is not None or args.stokes is not None
+    if point and args.unpolarised:
+        raise InputError("--unpolarised applies to a standard; a point source's polarisation "
+                         "is its --stokes")
+    if not point and (args.spix or args.ref_freq is not None or args.offset is not None):
+        raise InputError("--spix, --ref-freq and --offset describe a point source: give "
+                         "--flux or --stokes")
+    if point:
         raw = {"flux_jy": args.flux} if args.flux is not None else {
             "stokes": [_number(v, "--stokes") for v in args.stokes.split(",")]}
         raw["spix"] = args.spix

@@ -24,12 +24,11 @@ ARCSEC = np.pi / (180 * 3600)
 @dataclass(frozen=True, eq=False)
 class FieldModel:
     """Point sources of one field's model over one SPW. label: what it is (provenance);
-    lmn: (n_src, 3) direction cosines, third column n - 1; stokes: (n_src, n_chan, 4) Jy;
-    bright: (n_src, n_chan, 4) complex flattened coherency matrices in the feed basis."""
+    lmn: (n_src, 3) direction cosines, third column n - 1; bright: (n_src, n_chan, 4) complex
+    Jy, the flattened coherency matrices in the feed basis."""
 
     label: str
     lmn: np.ndarray
-    stokes: np.ndarray
     bright: np.ndarray
 
     def visibilities(self, uvw: np.ndarray, freqs: np.ndarray, slots) -> np.ndarray:
@@ -75,4 +74,4 @@ def field_model(spec: ModelSpec, meta: MSMeta, fld: Field, spw_id: int) -> Field
         lmn = direction_cosines([src], fld.ra, fld.dec) if any(spec.offset) else np.zeros((1, 3))
     stokes = stokes[None]
     bright = brightness(stokes, meta.basis).reshape(stokes.shape[:2] + (4,))
-    return FieldModel(label, np.ascontiguousarray(lmn), stokes, np.ascontiguousarray(bright))
+    return FieldModel(label, np.ascontiguousarray(lmn), np.ascontiguousarray(bright))
