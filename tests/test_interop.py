@@ -81,3 +81,24 @@ def test_visibilities_of_a_pyuvdata_ms(uvdata_ms):
         assert np.allclose(block.uvw[r], -uvd.uvw_array[blt[0]], atol=1e-6)
         assert np.allclose(block.vis["DATA"][r], np.conj(uvd.data_array[blt[0]]), atol=1e-6)
         assert np.array_equal(block.flag[r], uvd.flag_array[blt[0]])
+
+
+def test_a_suffixed_calibrator_name_gets_its_standard_model(uvdata_ms):
+    """pyuvdata's MS names its field 1331+30500002_0 (the VLA archive's style, far from 3C286's
+    position): recognised as 3C286 by name; with parallel hands of CIRCULAR feeds its model
+    is Stokes I on RR and LL at every channel (descending here)."""
+    from alakazam.engine import fluxstandards
+    from alakazam.engine.config import model_spec
+    from alakazam.engine.skymodel import field_model
+
+    path, _ = uvdata_ms
+    meta = read_meta(path)
+    model = field_model(model_spec({"standard": "perley-butler-2017"}, "t"), meta,
+                        meta.fields[0], 0)
+    assert model.label == "3C286 (perley-butler-2017)"
+    (block,) = iter_blocks(meta, select(meta), ())
+    vis = model.visibilities(block.uvw, meta.spws[0].freqs, block.slots)
+    year = fluxstandards.decimal_year(float(np.mean(meta.time_range)))
+    flux = fluxstandards.stokes("perley-butler-2017", "3C286", meta.spws[0].freqs, year)[:, 0]
+    assert np.allclose(vis, flux[None, :, None], rtol=1e-6)
+    assert flux[0] < flux[-1]  # channels descend, the spectrum falls
