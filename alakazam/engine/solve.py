@@ -53,6 +53,19 @@ def columns(block: SolveBlock) -> tuple[str, ...]:
     return tuple(dict.fromkeys([block.data_col] + models))
 
 
+def model_copy(block: SolveBlock) -> bool:
+    """Whether the model of a block of rows is a new array: turned by P (apply_parang) or by a
+    pre-applied D, or an offset source (a column or a centred source is a view)."""
+    return (block.apply_parang or any(e.jones == "D" for e in block.external)
+            or any(step.jones == "D" for step in block.steps[:-1])
+            or any(m.column is None and m.standard is None and any(m.offset)
+                   for step in block.steps for m in step.models))
+
+
+def _source(block: SolveBlock, meta: MSMeta, workers: int) -> BlockSource:
+    return BlockSource(meta, columns(block), block.memory_limit_gb, workers, model_copy(block))
+
+
 def plan(block: SolveBlock, key: str = "solve[0]",
          meta: MSMeta | None = None) -> tuple[MSMeta, list[list[Task]]]:
     """Check the block against its MS (whose metadata may be given, already read) and list the
@@ -114,7 +127,7 @@ def describe_plan(block: SolveBlock, meta: MSMeta, steps: list[list[Task]],
                   workers: int = 1) -> list[str]:
     """Lines of the --dry-run report: per step, its passes with their memory tier and
     predicted peak memory, and each task's cells."""
-    source = BlockSource(meta, columns(block), block.memory_limit_gb, workers)
+    source = _source(block, meta, workers)
     lines = [f"solve {block.ms} -> {block.output} ({meta.basis}, {len(meta.antennas)} antennas)",
              f"  memory budget {source.budget / 2**30:.2f} GB; workers: {workers}"]
     peak = 0
@@ -183,7 +196,7 @@ def run_solve(block: SolveBlock, key: str = "solve[0]", progress=None,
     (live = its path, else None), so that it can be inspected while the run goes on."""
     meta, steps = plan(block, key)
     chain = [_external_term(ext) for ext in block.external]
-    source = BlockSource(meta, columns(block), block.memory_limit_gb, workers)
+    source = _source(block, meta, workers)
     solutions = []
     root = {"ms": block.ms, "ref_ant": list(block.ref_ant),
             "antenna_names": list(meta.antennas.names), "feed_basis": meta.basis}

@@ -26,8 +26,10 @@ from alakazam.engine.selection import Selection
 
 COLUMN_BYTES = 8  # per sample kept of each data column read (complex64)
 KEPT_BYTES = 6  # per sample kept besides the columns: weight float32, flag, margin
-WORKING_BYTES = 24  # per sample processed: corrected data, model (computed or turned by P),
-# weight, flags, RFI flags
+WORKING_BYTES = 16  # per sample processed: corrected data, weight, flags, RFI flags
+MODEL_COPY_BYTES = 8  # per sample processed when the model is a new array (turned by P or D, an
+# offset source); a column read, or a computed model at the phase centre (a view of one row),
+# adds nothing
 APPLY_BYTES = 18  # per sample of an apply block: data, corrected data, both flags
 APPLY_BLOCKS = 2  # apply blocks alive at once on average, measured (up to 4 can be: being
 # read, queued, corrected and written, but the stages rarely all hold one together)
@@ -66,16 +68,18 @@ def apply_plan(meta: MSMeta, memory_limit_gb: float) -> tuple[int, int]:
 
 class BlockSource:
     """Blocks of the selections of one solve block, read according to their tier. `columns`:
-    the data columns it reads (solve.columns)."""
+    the data columns it reads (solve.columns); model_copy: whether each block's model is a new
+    array (solve.model_copy)."""
 
     def __init__(self, meta: MSMeta, columns: tuple[str, ...], memory_limit_gb: float,
-                 workers: int = 1):
+                 workers: int = 1, model_copy: bool = False):
         self.meta = meta
         self.columns = columns
         self.workers = workers
         self.budget = budget_bytes(memory_limit_gb)
         self.sample = max_samples(meta)
         self.cached_bytes = COLUMN_BYTES * len(columns) + KEPT_BYTES  # per sample kept
+        self.working_bytes = WORKING_BYTES + (MODEL_COPY_BYTES if model_copy else 0)
         self.cache: dict[Selection, list[VisBlock]] = {}
         self.booked: dict[Selection, int] = {}  # tier-1 selections and their predicted bytes
 
@@ -87,7 +91,7 @@ class BlockSource:
         held = sum(self.booked.values())
         tier1 = selection in self.booked or held + cached <= self.budget / 2
         # a worker's block: tier 1 only adds its working copies, tiers 2 and 3 read it too
-        per_sample = WORKING_BYTES if tier1 else self.cached_bytes + WORKING_BYTES
+        per_sample = self.working_bytes if tier1 else self.cached_bytes + self.working_bytes
         per_block = max(1, int(self.budget / 2 / self.workers / (self.sample * per_sample)))
         n_spw = len(selection.spw_ids) if selection.spw_ids else len(self.meta.spws)
         block = min(len(rows), per_block) / n_spw  # a read is yielded as one block per SPW
