@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import shutil
@@ -318,3 +319,43 @@ def test_a_field_mapping_for_the_block_applies_to_each_step_holding_the_field(tm
     assert block.steps[1].models[0].column == "MY_MODEL"
     assert block.steps[1].models[1].stokes == (2.3, 0.0, 0.0, 0.0)
     assert not block.apply_parang  # nothing polarised
+
+
+CASA_SITE_CONFIG = """
+import os, casadata
+measurespath = os.path.join(os.path.dirname(casadata.__file__), "__data__")
+datapath = [measurespath]
+measures_auto_update = False
+data_auto_update = False
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("casatasks") is None,
+                    reason="CASA (casatasks, casadata) is not installed")
+def test_casa_setjy_model_data_equals_the_computed_model(tmp_path, bandpass_ms):
+    """CASA's own setjy writes 3C286's MODEL_DATA (Perley-Butler 2017, Stokes I only): it
+    equals the computed unpolarised model, and a bandpass solved on it equals the one solved
+    on the computed model."""
+    ms, _ = bandpass_ms
+    copy = str(tmp_path / "casa.ms")
+    shutil.copytree(ms, copy)
+    (tmp_path / "casasiteconfig.py").write_text(CASA_SITE_CONFIG)
+    script = (f"from casatasks import setjy; setjy(vis={copy!r}, field='3C286', "
+              "standard='Perley-Butler 2017', usescratch=True, scalebychan=True)")
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert done.returncode == 0, done.stderr[-2000:]
+
+    meta = read_meta(copy)
+    spec = model_spec({"standard": "perley-butler-2017", "polarised": False}, "t")
+    for spw in range(len(meta.spws)):
+        model = field_model(spec, meta, meta.fields[0], spw)
+        for vb in iter_blocks(meta, select(meta, field="3C286", spw=str(spw)), ("MODEL_DATA",)):
+            ours = model.visibilities(vb.uvw, meta.spws[spw].freqs, vb.slots)
+            assert np.allclose(vb.vis["MODEL_DATA"], ours, rtol=1e-6, atol=1e-6)
+    common = dict(jones=["B"], field=["3C286"], freq_interval=[1], apply_parang=False)
+    _, from_casa = _solve(tmp_path, copy, "casa", **common)
+    _, computed = _solve(tmp_path, copy, "ours", model={"standard": "perley-butler-2017",
+                                                        "polarised": False}, **common)
+    for a, b in zip(from_casa, computed):
+        assert np.max(np.abs(a.jones - b.jones)) < 2e-5
