@@ -9,7 +9,7 @@ import os
 import sys
 
 from alakazam import __version__
-from alakazam.engine.errors import InputError
+from alakazam.engine.errors import InputError, TaskFailed
 from alakazam.engine.parallel import configure_process
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
@@ -76,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="json: one JSON object per line on stdout (for the TUI and scripts)")
     run.add_argument("--workers", type=int, default=None,
                      help="processes solving a step's fields in parallel (default: the cores)")
+    run.add_argument("--scheduler", metavar="ADDRESS",
+                     help="run solve passes and apply chunks on Dask distributed: a scheduler's "
+                          "address (tcp://host:8786), or `local` for a LocalCluster of "
+                          "--workers processes (overrides the config's executor block)")
     run.add_argument("--live-dir", metavar="DIR",
                      help="also write each finished solution table to DIR as a file of its own, "
                           "to inspect it while the run goes on (the TUI's live plots)")
@@ -219,20 +223,27 @@ def _number(text: str, option: str) -> float:
 
 
 def _run(args) -> int:
-    from alakazam.engine.apply import plan_apply, run_apply
-    from alakazam.engine.config import load_config
-    from alakazam.engine.fluxscale import run_fluxscale
+    from alakazam.engine.apply import plan_apply
+    from alakazam.engine.config import ExecutorSpec, load_config
+    from alakazam.engine.executor import make_executor
     from alakazam.engine.parallel import default_workers
-    from alakazam.engine.solve import describe_plan, plan, run_solve
+    from alakazam.engine.solve import describe_plan, plan
     from alakazam.engine.tiers import apply_plan
 
     config = load_config(args.config)
     workers = args.workers or default_workers()
     if workers < 1:
         raise InputError(f"--workers {workers}: must be at least 1")
+    spec = config.executor
+    if args.scheduler:
+        spec = ExecutorSpec("dask", args.scheduler, args.workers if args.scheduler == "local"
+                            else None)
     if args.live_dir and not os.path.isdir(args.live_dir):
         raise InputError(f"--live-dir {args.live_dir}: no such directory")
     if args.dry_run:
+        if spec.kind == "dask":
+            print(f"executor: Dask distributed, scheduler {spec.scheduler} (each solve pass "
+                  "per field and SPW, and each apply chunk, is a task reading its own rows)")
         for i, block in enumerate(config.solve):
             meta, steps = plan(block, f"solve[{i}]")
             print("\n".join(describe_plan(block, meta, steps, workers)))
@@ -256,6 +267,18 @@ def _run(args) -> int:
                   f"written overlapped), predicted peak memory {peak / 2**30:.2f} GB")
         return 0
     report = _json_report if args.progress == "json" else None
+    with make_executor(spec, workers) as executor:
+        _execute(config, args, workers, report, executor)
+    _say(report, event="finished", message="done")
+    return 0
+
+
+def _execute(config, args, workers: int, report, executor) -> None:
+    """The solve, fluxscale and apply blocks of `config`, in order, on `executor`."""
+    from alakazam.engine.apply import run_apply
+    from alakazam.engine.fluxscale import run_fluxscale
+    from alakazam.engine.solve import run_solve
+
     for i, block in enumerate(config.solve):
         with _bar(report) as bar:
             tasks = {}
@@ -268,7 +291,8 @@ def _run(args) -> int:
                     tasks[step] = bar.add_task(f"step {step} {block.steps[step].jones}", total=total)
                 bar.update(tasks[step], completed=done, description=f"step {step} {label}")
 
-            solutions = run_solve(block, f"solve[{i}]", progress, args.live_dir, workers)
+            solutions = run_solve(block, f"solve[{i}]", progress, args.live_dir, workers,
+                                  executor)
         flagged = sum(int(s.flags.sum()) for s in solutions)
         total = sum(s.flags.size for s in solutions)
         _say(report, event="written", block=f"solve[{i}]", table=block.output,
@@ -296,14 +320,12 @@ def _run(args) -> int:
                                   label=f"apply -> {block.output_col}")
                 bar.update(task, completed=done, total=total)
 
-            counts = run_apply(block, f"apply[{i}]", progress)
+            counts = run_apply(block, f"apply[{i}]", progress, executor)
         _say(report, event="written", block=f"apply[{i}]", column=block.output_col,
              message=f"wrote {block.output_col} of {block.ms}: {counts['rows']} rows; "
                      f"{100 * counts['flagged_by_solutions'] / max(counts['samples'], 1):.2f}% "
                      "of samples flagged for want of a solution (original flags saved as flag "
                      f"version before_apply_{block.output_col})")
-    _say(report, event="finished", message="done")
-    return 0
 
 
 def _json_report(**event) -> None:
@@ -408,6 +430,9 @@ def main(argv=None) -> int:
     except InputError as exc:
         print(f"alakazam: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except TaskFailed as exc:
+        print(f"alakazam: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("alakazam: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from alakazam.engine.solvers import REASONS
 from alakazam.engine.store import read_solutions
-from alakazam.listobs import utc
+from alakazam.engine.msmeta import utc
 
 
 def render(path: str) -> Group:

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import numpy as np
 from rich.console import Console, Group
 from rich.table import Table
 
 from alakazam.engine import fluxstandards
 from alakazam.engine.errors import InputError
-from alakazam.engine.msmeta import MJD_UNIX_OFFSET_S, MSMeta
+from alakazam.engine.msmeta import MSMeta, utc
 from alakazam.engine.selection import Selection
-
-
-def utc(mjd_seconds: float, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
-    """MJD seconds -> UTC string."""
-    return datetime.fromtimestamp(mjd_seconds - MJD_UNIX_OFFSET_S, tz=timezone.utc).strftime(fmt)
 
 
 def hms(ra: float) -> str:

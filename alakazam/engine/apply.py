@@ -14,13 +14,16 @@ from __future__ import annotations
 
 from contextlib import closing
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
+
 from alakazam.engine import flagversions
 from alakazam.engine.config import ApplyBlock
 from alakazam.engine.errors import InputError
+from alakazam.engine.executor import LocalExecutor
 from alakazam.engine.msmeta import MSMeta, open_table, read_meta
-from alakazam.engine.msread import iter_blocks
+from alakazam.engine.msread import iter_blocks, read_rows, row_chunks
 from alakazam.engine.mswrite import add_column, copy_column, write_rows
 from alakazam.engine.parallel import Writer, prefetched
 from alakazam.engine.preapply import ChainTerm, chain_jones, correct, parang_jones
@@ -66,10 +69,13 @@ def plan_apply(block: ApplyBlock, key: str = "apply[0]"):
     return meta, Selection(field_ids, scans, spws), terms, spw_map
 
 
-def run_apply(block: ApplyBlock, key: str = "apply[0]", progress=None) -> dict:
+def run_apply(block: ApplyBlock, key: str = "apply[0]", progress=None,
+              executor: LocalExecutor | None = None) -> dict:
     """Apply the chain; returns counts {rows, samples, flagged_by_solutions}.
     progress(done_rows, total_rows) after each block is written. Reading the next block,
-    correcting this one and writing the previous one overlap (parallel.py)."""
+    correcting this one and writing the previous one overlap (parallel.py). On a Dask
+    executor each chunk of rows is a task that reads and corrects its rows (correct_rows);
+    this process writes what comes back, in order."""
     meta, selection, terms, spw_map = plan_apply(block, key)
     if add_column(block.ms, block.output_col, "calibrated data written by alakazam"):
         copy_column(block.ms, "DATA", block.output_col)  # as CASA initialises it
@@ -77,26 +83,50 @@ def run_apply(block: ApplyBlock, key: str = "apply[0]", progress=None) -> dict:
     total = sum(meta.fields[f].n_rows for f in selection.field_ids)
     counts = {"rows": 0, "samples": 0, "flagged_by_solutions": 0}
 
-    def write(vb, corrected, flag):
-        write_rows(tab, meta, vb.rows, vb.ddid, {block.output_col: corrected, "FLAG": flag})
-        counts["rows"] += vb.n_row
+    def write(rows, ddid, corrected, flag):
+        write_rows(tab, meta, rows, ddid, {block.output_col: corrected, "FLAG": flag})
+        counts["rows"] += len(rows)
         if progress is not None:
             progress(counts["rows"], total)
 
     n_rows, _ = apply_plan(meta, block.memory_limit_gb)
     tab = open_table(block.ms, readonly=False)
     try:
-        with closing(prefetched(iter_blocks(meta, selection, ("DATA",), n_rows,
-                                            weights=False))) as blocks, Writer() as writer:
-            for vb in blocks:
-                corrected, flag = _correct_block(block, meta, terms, spw_map, vb)
-                counts["flagged_by_solutions"] += int(np.count_nonzero(flag)
-                                                      - np.count_nonzero(vb.flag))
+        with closing(_corrected(block, key, meta, selection, terms, spw_map, n_rows,
+                                executor)) as results, Writer() as writer:
+            for rows, ddid, corrected, flag, flagged_before in results:
+                counts["flagged_by_solutions"] += int(np.count_nonzero(flag)) - flagged_before
                 counts["samples"] += flag.size
-                writer.submit(write, vb, corrected, flag)
+                writer.submit(write, rows, ddid, corrected, flag)
     finally:
         tab.close()
     return counts
+
+
+def _corrected(block, key, meta, selection, terms, spw_map, n_rows, executor):
+    """(rows, ddid, corrected DATA, FLAG, flags set before) of each block of the selection,
+    in reading order: read ahead on a thread here, or by Dask tasks."""
+    if executor is not None and executor.distributed:
+        chunks = row_chunks(meta, selection, n_rows)
+        for result in executor.map(partial(correct_rows, block, meta, spw_map), chunks,
+                                   lambda rows: f"{key} rows {rows[0]}-{rows[-1]}",
+                                   terms=terms):
+            yield from result
+        return
+    with closing(prefetched(iter_blocks(meta, selection, ("DATA",), n_rows,
+                                        weights=False))) as blocks:
+        for vb in blocks:
+            yield (vb.rows, vb.ddid, *_correct_block(block, meta, terms, spw_map, vb),
+                   int(np.count_nonzero(vb.flag)))
+
+
+def correct_rows(block: ApplyBlock, meta: MSMeta, spw_map: dict, rows: np.ndarray,
+                 terms: list[ChainTerm]) -> list[tuple]:
+    """A Dask task: read the chunk of rows `rows` and correct it; the blocks' (rows, ddid,
+    corrected DATA, FLAG, flags set before)."""
+    return [(vb.rows, vb.ddid, *_correct_block(block, meta, terms, spw_map, vb),
+             int(np.count_nonzero(vb.flag)))
+            for vb in read_rows(meta, rows, ("DATA",), weights=False)]
 
 
 def _correct_block(block: ApplyBlock, meta: MSMeta, terms: list[ChainTerm], spw_map: dict,

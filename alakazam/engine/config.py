@@ -185,11 +185,24 @@ class ApplyBlock:
 
 
 @dataclass(frozen=True)
+class ExecutorSpec:
+    """Where solve passes and apply chunks run: `local` forked processes (the default), or
+    `dask` on the Dask distributed scheduler at `scheduler` (an address, or `local` for a
+    LocalCluster of n_workers processes with memory_limit_gb each, 0 = Dask's default)."""
+
+    kind: str = "local"
+    scheduler: str | None = None
+    n_workers: int | None = None
+    memory_limit_gb: float = 0.0
+
+
+@dataclass(frozen=True)
 class Config:
     path: str
     solve: tuple[SolveBlock, ...] = field(default_factory=tuple)
     fluxscale: tuple[FluxscaleBlock, ...] = field(default_factory=tuple)
     apply: tuple[ApplyBlock, ...] = field(default_factory=tuple)
+    executor: ExecutorSpec = ExecutorSpec()
 
 
 def parse_time_interval(value) -> TimeInterval:
@@ -280,8 +293,9 @@ def load_config(path: str) -> Config:
         problems.add("(top level)", "expected a mapping with solve/fluxscale/apply blocks")
         problems.raise_any()
     for key in raw:
-        if key not in ("solve", "fluxscale", "apply"):
-            problems.add(key, "unknown top-level key (expected solve, fluxscale, apply)")
+        if key not in ("solve", "fluxscale", "apply", "executor"):
+            problems.add(key, "unknown top-level key (expected solve, fluxscale, apply, "
+                              "executor)")
     base = os.path.dirname(os.path.abspath(path))
     produced: set[str] = set()  # tables the blocks so far will write
 
@@ -297,8 +311,49 @@ def load_config(path: str) -> Config:
     _check_appends(raw.get("fluxscale"), fluxscale, problems)
     produced |= {b.output for b in fluxscale}
     apply = _blocks(raw, "apply", lambda *a: _apply_block(*a, produced=produced), problems, base)
+    executor = _executor(raw.get("executor"), problems)
     problems.raise_any()
-    return Config(path=path, solve=solve, fluxscale=fluxscale, apply=apply)
+    return Config(path=path, solve=solve, fluxscale=fluxscale, apply=apply, executor=executor)
+
+
+_EXECUTOR_KEYS = {"type", "scheduler", "n_workers", "memory_limit_gb"}
+
+
+def _executor(raw, problems) -> ExecutorSpec:
+    """The top-level `executor:` block: {type: local | dask, scheduler: ADDRESS | local,
+    n_workers, memory_limit_gb} (the last two for a LocalCluster)."""
+    if raw is None:
+        return ExecutorSpec()
+    if not isinstance(raw, dict):
+        problems.add("executor", "expected a mapping (type, scheduler, n_workers, memory_limit_gb)")
+        return ExecutorSpec()
+    for unknown in sorted(set(raw) - _EXECUTOR_KEYS):
+        problems.add(f"executor.{unknown}", "unknown key")
+    kind = raw.get("type", "dask" if "scheduler" in raw else "local")
+    if kind not in ("local", "dask"):
+        problems.add("executor.type", f"{kind!r} is not local or dask")
+        return ExecutorSpec()
+    scheduler = raw.get("scheduler", "local" if kind == "dask" else None)
+    if kind == "local" and scheduler is not None:
+        problems.add("executor.scheduler", "a scheduler needs type: dask")
+    if scheduler is not None and (not isinstance(scheduler, str) or not scheduler.strip()):
+        problems.add("executor.scheduler", f"{scheduler!r} is not an address or local")
+    n_workers = raw.get("n_workers")
+    if n_workers is not None:
+        try:
+            n_workers = _positive_int(n_workers)
+        except ValueError:
+            problems.add("executor.n_workers", f"{n_workers!r} is not a positive integer")
+    memory = raw.get("memory_limit_gb", 0.0)
+    try:
+        memory = _non_negative(memory)
+    except (ValueError, TypeError):
+        problems.add("executor.memory_limit_gb", f"{memory!r} is not a non-negative number of GB")
+        memory = 0.0
+    if scheduler not in (None, "local") and (n_workers is not None or memory):
+        problems.add("executor", "n_workers and memory_limit_gb describe a LocalCluster "
+                                 "(scheduler: local); an existing scheduler has its own workers")
+    return ExecutorSpec(kind, scheduler, n_workers, memory)
 
 
 def _blocks(raw, name, parse, problems, base) -> tuple:

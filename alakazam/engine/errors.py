@@ -1,4 +1,4 @@
-"""The one exception type for problems with what the user gave us."""
+"""The exceptions the CLI reports as one line: bad input (exit 2) and failed tasks (exit 1)."""
 
 
 class InputError(Exception):
@@ -7,3 +7,8 @@ class InputError(Exception):
     The message is one line that names the file, key or value concerned; the CLI prints it and
     exits with status 2.
     """
+
+
+class TaskFailed(Exception):
+    """A task of a distributed run failed on every attempt; the message names the task (block,
+    step, field, SPW and times, or an apply chunk's rows) and the error."""

@@ -6,6 +6,8 @@ dataclasses. Times are MJD seconds (UTC), frequencies Hz, angles radians, positi
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import os
 from dataclasses import dataclass
 
@@ -19,6 +21,11 @@ CORR_NAMES = {5: "RR", 6: "RL", 7: "LR", 8: "LL", 9: "XX", 10: "XY", 11: "YX", 1
 CORR_SLOT = {5: 0, 6: 1, 7: 2, 8: 3, 9: 0, 10: 1, 11: 2, 12: 3}
 
 MJD_UNIX_OFFSET_S = 3506716800.0  # seconds from the MJD epoch (1858-11-17) to 1970-01-01
+
+
+def utc(mjd_seconds: float, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """MJD seconds -> UTC string."""
+    return datetime.fromtimestamp(mjd_seconds - MJD_UNIX_OFFSET_S, tz=timezone.utc).strftime(fmt)
 
 _REQUIRED_SUBTABLES = ("ANTENNA", "DATA_DESCRIPTION", "FIELD", "POLARIZATION", "SPECTRAL_WINDOW")
 

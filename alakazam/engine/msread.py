@@ -84,25 +84,59 @@ def iter_blocks(meta: MSMeta, selection: Selection, columns=("DATA",), max_rows:
     MS is an InputError naming it. weights False: WEIGHT(_SPECTRUM) is not read and the
     blocks' weights are a read-only view of ones (for jobs that do not use them, as apply).
     """
-    for name in columns:
-        if name not in meta.columns:
-            present = ", ".join(c for c in meta.columns if c in DATA_COLUMNS)
-            raise InputError(f"{meta.path}: column {name} missing from the main table "
-                             f"(data columns present: {present})")
+    _check_columns(meta, columns)
     tab = open_table(meta.path)
     try:
         if tab.nrows() == 0:
             return
         scalars = _scalars(tab)
         rows = _selected_rows(meta, selection, scalars)
-        ddid = scalars["DATA_DESC_ID"][rows]
         for chunk in _chunks(scalars["TIME"][rows], max_rows):
-            for d in np.unique(ddid[chunk]):
-                part = rows[chunk][ddid[chunk] == d]
-                yield _block(_row_reader(tab, part), meta, int(d), part, scalars, columns, tab,
-                             weights)
+            yield from _chunk_blocks(tab, meta, rows[chunk], scalars, columns, weights)
     finally:
         tab.close()
+
+
+def row_chunks(meta: MSMeta, selection: Selection, max_rows: int) -> list[np.ndarray]:
+    """The row numbers of the selection in reading order, cut as iter_blocks cuts them
+    (whole time slots, at most max_rows rows): what a task elsewhere reads with read_rows."""
+    tab = open_table(meta.path)
+    try:
+        if tab.nrows() == 0:
+            return []
+        scalars = _scalars(tab)
+    finally:
+        tab.close()
+    rows = _selected_rows(meta, selection, scalars)
+    return [rows[chunk] for chunk in _chunks(scalars["TIME"][rows], max_rows)]
+
+
+def read_rows(meta: MSMeta, rows: np.ndarray, columns=("DATA",), weights: bool = True
+              ) -> list[VisBlock]:
+    """The blocks (one per DATA_DESC_ID, ascending) of the rows `rows`, one chunk of
+    row_chunks; columns and weights as for iter_blocks."""
+    _check_columns(meta, columns)
+    tab = open_table(meta.path)
+    try:
+        return list(_chunk_blocks(tab, meta, rows, _scalars(tab), columns, weights))
+    finally:
+        tab.close()
+
+
+def _check_columns(meta: MSMeta, columns) -> None:
+    for name in columns:
+        if name not in meta.columns:
+            present = ", ".join(c for c in meta.columns if c in DATA_COLUMNS)
+            raise InputError(f"{meta.path}: column {name} missing from the main table "
+                             f"(data columns present: {present})")
+
+
+def _chunk_blocks(tab, meta, rows, scalars, columns, weights):
+    """The blocks of one chunk of rows: one per DATA_DESC_ID, ascending."""
+    ddid = scalars["DATA_DESC_ID"][rows]
+    for d in np.unique(ddid):
+        part = rows[ddid == d]
+        yield _block(_row_reader(tab, part), meta, int(d), part, scalars, columns, tab, weights)
 
 
 def time_slots(meta: MSMeta, selection: Selection) -> tuple[np.ndarray, np.ndarray]:

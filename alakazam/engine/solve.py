@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -16,9 +17,9 @@ from alakazam.engine import rime
 from alakazam.engine.config import POL_TYPES, SolveBlock, SolveStep
 from alakazam.engine.errors import InputError
 from alakazam.engine.grid import time_cells
-from alakazam.engine.msmeta import MSMeta, read_meta
+from alakazam.engine.msmeta import MSMeta, read_meta, utc
 from alakazam.engine.msread import from_matrix, time_slots, to_matrix
-from alakazam.engine.parallel import run_passes
+from alakazam.engine.executor import LocalExecutor, worker_memory_gb
 from alakazam.engine.preapply import ChainTerm, chain_parts, correct, parang_jones
 from alakazam.engine.refant import ref_order, resolve_antennas
 from alakazam.engine.rfi import mad_flags
@@ -186,17 +187,21 @@ def passes(tasks: list[Task]) -> list[Pass]:
 
 
 def run_solve(block: SolveBlock, key: str = "solve[0]", progress=None,
-              live_dir: str | None = None, workers: int = 1) -> list[Solution]:
+              live_dir: str | None = None, workers: int = 1,
+              executor: LocalExecutor | None = None) -> list[Solution]:
     """Run every step of `block`, writing its output file; returns the solutions.
 
-    Each step's passes (one per field) run on `workers` forked processes (workers only get a
-    pass index and return solutions; tier-1 data are read first and shared copy-on-write).
+    Each step's passes (one per field) run on `executor` (default: `workers` forked
+    processes, which only get a pass index and return solutions; tier-1 data are read first
+    and shared copy-on-write). On a Dask executor each (field, SPW) is a task that reads its
+    own rows (solve_remote).
     progress(step_index, done, total, label, live) is called after each (field, SPW) task;
     with `live_dir`, each finished table is also written there as a complete file of its own
     (live = its path, else None), so that it can be inspected while the run goes on."""
     meta, steps = plan(block, key)
+    executor = executor or LocalExecutor(workers)
     chain = [_external_term(ext) for ext in block.external]
-    source = _source(block, meta, workers)
+    source = _source(block, meta, executor.workers)
     solutions = []
     root = {"ms": block.ms, "ref_ant": list(block.ref_ant),
             "antenna_names": list(meta.antennas.names), "feed_basis": meta.basis}
@@ -204,11 +209,16 @@ def run_solve(block: SolveBlock, key: str = "solve[0]", progress=None,
         for i, tasks in enumerate(steps):
             step = block.steps[i]
             step_passes = passes(tasks)
-            for p in step_passes:
-                source.prefetch(p.selection)
             step_solutions = []
-            results = run_passes(lambda p: solve_pass(block, meta, p, chain, source),
-                                 _balanced(step_passes, source), workers)
+            if executor.distributed:
+                results = executor.map(
+                    partial(solve_remote, block, meta), _per_spw(step_passes),
+                    lambda p: _describe(key, meta, p), chain=chain)
+            else:
+                for p in step_passes:
+                    source.prefetch(p.selection)
+                results = executor.map(lambda p: solve_pass(block, meta, p, chain, source),
+                                       _balanced(step_passes, source))
             for sol in (sol for pass_solutions in results for sol in pass_solutions):
                 writer.write(sol)
                 step_solutions.append(sol)
@@ -229,11 +239,31 @@ def _balanced(step_passes: list[Pass], source: BlockSource) -> list[Pass]:
     pass per SPW (no extra read), so that workers get pieces of similar size."""
     out = []
     for p in step_passes:
-        if source.cached(p.selection) is None:
-            out.append(p)
-        else:
-            out += [Pass(p.step_index, p.field_id, p.scans, (t,)) for t in p.tasks]
+        out += [p] if source.cached(p.selection) is None else _per_spw([p])
     return out
+
+
+def _per_spw(step_passes: list[Pass]) -> list[Pass]:
+    """One pass per (field, SPW): what a Dask task reads (its SPW's rows only)."""
+    return [Pass(p.step_index, p.field_id, p.scans, (t,)) for p in step_passes for t in p.tasks]
+
+
+def _describe(key: str, meta: MSMeta, p: Pass) -> str:
+    """What a pass is, for a report of its failure: block, step, field, SPWs, times."""
+    t = p.tasks[0]
+    return (f"{key} step {p.step_index} ({t.step.jones}) field {meta.fields[p.field_id].name} "
+            f"SPW {','.join(str(x.spw_id) for x in p.tasks)} times {utc(t.times[0])} - "
+            f"{utc(t.times[-1], '%H:%M:%S')} UTC")
+
+
+def solve_remote(block: SolveBlock, meta: MSMeta, p: Pass, chain: list[ChainTerm]
+                 ) -> list[Solution]:
+    """solve_pass on a Dask worker: it reads its own rows, its tiers bounded by the smaller
+    of the block's memory_limit_gb and the worker's memory limit."""
+    limits = [v for v in (block.memory_limit_gb, worker_memory_gb()) if v > 0]
+    source = BlockSource(meta, columns(block), min(limits) if limits else 0.0, 1,
+                         model_copy(block))
+    return solve_pass(block, meta, p, chain, source)
 
 
 def _write_live(live_dir: str, key: str, step: int, sol: Solution, root: dict) -> str:

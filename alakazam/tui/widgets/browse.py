@@ -11,7 +11,8 @@ from textual.message import Message
 from textual.widgets import DataTable, Label, TabbedContent, TabPane
 
 from alakazam.engine.msmeta import MSMeta
-from alakazam.listobs import dms, hms, utc
+from alakazam.engine.msmeta import utc
+from alakazam.listobs import dms, hms
 
 
 class Browse(Vertical):
