@@ -56,7 +56,8 @@ def _config(tmp_path, ms, name, apply_col):
                                                 "ref_freq": "1.4GHz"}}}],
             "apply": [{"ms": ms, "output_col": apply_col, "target_field": ["TARGET"],
                        "jones": ["K", "B", "G"], "tables": [cal, cal, cal],
-                       "field_select": ["nearest_time", "nearest_time", "nearest_sky"]}]}, fh)
+                       "field_select": ["nearest_time", "nearest_time", "nearest_sky"],
+                       "memory_limit_gb": 0.0005}]}, fh)  # blocks of ~230 rows: 9 chunks
     return load_config(str(path))
 
 

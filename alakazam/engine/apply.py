@@ -83,8 +83,12 @@ def run_apply(block: ApplyBlock, key: str = "apply[0]", progress=None,
     total = sum(meta.fields[f].n_rows for f in selection.field_ids)
     counts = {"rows": 0, "samples": 0, "flagged_by_solutions": 0}
 
+    distributed = executor is not None and executor.distributed
+
     def write(rows, ddid, corrected, flag):
         write_rows(tab, meta, rows, ddid, {block.output_col: corrected, "FLAG": flag})
+        if distributed:  # casacore's table lock: let the workers read between our writes
+            tab.unlock()
         counts["rows"] += len(rows)
         if progress is not None:
             progress(counts["rows"], total)
@@ -93,7 +97,8 @@ def run_apply(block: ApplyBlock, key: str = "apply[0]", progress=None,
     tab = open_table(block.ms, readonly=False)
     try:
         with closing(_corrected(block, key, meta, selection, terms, spw_map, n_rows,
-                                executor)) as results, Writer() as writer:
+                                executor if distributed else None)) as results, \
+                Writer() as writer:
             for rows, ddid, corrected, flag, flagged_before in results:
                 counts["flagged_by_solutions"] += int(np.count_nonzero(flag)) - flagged_before
                 counts["samples"] += flag.size
@@ -105,8 +110,9 @@ def run_apply(block: ApplyBlock, key: str = "apply[0]", progress=None,
 
 def _corrected(block, key, meta, selection, terms, spw_map, n_rows, executor):
     """(rows, ddid, corrected DATA, FLAG, flags set before) of each block of the selection,
-    in reading order: read ahead on a thread here, or by Dask tasks."""
-    if executor is not None and executor.distributed:
+    in reading order: read ahead on a thread here, or by the tasks of a distributed
+    `executor` (None: here)."""
+    if executor is not None:
         chunks = row_chunks(meta, selection, n_rows)
         for result in executor.map(partial(correct_rows, block, meta, spw_map), chunks,
                                    lambda rows: f"{key} rows {rows[0]}-{rows[-1]}",
