@@ -67,7 +67,7 @@ class DaskExecutor(LocalExecutor):
             except (OSError, TimeoutError, ValueError) as exc:
                 raise InputError(f"executor.scheduler {spec.scheduler}: cannot connect "
                                  f"({str(exc).splitlines()[0]})") from None
-        super().__init__(len(self.client.scheduler_info()["workers"]))
+        super().__init__(max(1, len(self.client.scheduler_info()["workers"])))
 
     def map(self, fn, items: list, describe=str, **shared):
         """Yield fn(item, **shared) for each item, in order; `shared` values are sent to every
