@@ -108,6 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--width", type=int, help="columns (default: the terminal's)")
     pl.add_argument("--height", type=int, help="rows (default: the terminal's)")
 
+    ex = sub.add_parser("export", help="write solutions in another tool's format (CASA caltable)")
+    ex.add_argument("table", help="HDF5 solution file")
+    ex.add_argument("--casa", required=True, metavar="OUT", help="CASA caltable to write")
+    ex.add_argument("--jones", help="Jones type (G, B or K; needed when the file holds several)")
+    ex.add_argument("--field", help="field names, comma-separated (default: all)")
+    ex.add_argument("--ms", help="the MS the solutions belong to (default: the one recorded in "
+                                 "the file): its subtables go into the caltable")
+
     rf = sub.add_parser("restore-flags", help="list or restore saved flag versions of an MS")
     rf.add_argument("ms")
     rf.add_argument("version", nargs="?", help="version to restore (omit to list them)")
@@ -378,6 +386,33 @@ def _plot(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    from alakazam.engine.casatable import VISCAL, write_caltable
+    from alakazam.engine.store import read_solutions
+
+    sols = read_solutions(args.table, args.jones)
+    types = sorted({s.jones_type for s in sols})
+    if not sols:
+        raise InputError(f"{args.table}: no {args.jones or ''} solutions".replace("  ", " "))
+    if len(types) > 1:
+        raise InputError(f"{args.table} holds {', '.join(types)}: choose one with --jones")
+    if types[0] not in VISCAL:
+        raise InputError(f"--jones {types[0]}: a CASA caltable is written for "
+                         f"{', '.join(VISCAL)} in this version")
+    if args.field:
+        wanted = args.field.split(",")
+        sols = [s for s in sols if s.field_name in wanted]
+        if not sols:
+            raise InputError(f"--field {args.field}: no {types[0]} solutions of it in "
+                             f"{args.table}")
+    ms = args.ms or sols[0].attrs.get("ms", "")
+    if not os.path.isdir(ms):
+        raise InputError(f"{args.table}: its MS {ms!r} is not there; give it with --ms")
+    rows = write_caltable(sols, args.casa, ms, str(sols[0].attrs.get("feed_basis", "unknown")))
+    print(f"wrote {args.casa}: {types[0]} caltable, {rows} rows, {len(sols)} field/SPW tables")
+    return 0
+
+
 def _restore_flags(args) -> int:
     from alakazam.engine import flagversions
 
@@ -405,7 +440,7 @@ def _fluxscale_info(args) -> int:
 
 
 COMMANDS = {"simulate": _simulate, "listobs": _listobs, "setjy": _setjy, "run": _run,
-            "info": _info,
+            "info": _info, "export": _export,
             "fluxscale-info": _fluxscale_info,
             "restore-flags": _restore_flags, "demo": _demo, "plot": _plot}
 

@@ -46,7 +46,7 @@ def plan_apply(block: ApplyBlock, key: str = "apply[0]"):
     spw_map = {s: (block.spwmap[s] if s < len(block.spwmap) else s) for s in spws}
     terms = []
     for i, ext in enumerate(block.terms):
-        sols = read_solutions(ext.table, ext.jones)
+        sols = read_solutions(ext.table, ext.jones, {w.id: w.freqs for w in meta.spws})
         if not sols:
             raise InputError(f"{key}.tables[{i}]: {ext.table} has no {ext.jones} solutions")
         if ext.jones == "D" and not all(p.full for p in meta.polarizations):

@@ -200,7 +200,7 @@ def run_solve(block: SolveBlock, key: str = "solve[0]", progress=None,
     (live = its path, else None), so that it can be inspected while the run goes on."""
     meta, steps = plan(block, key)
     executor = executor or LocalExecutor(workers)
-    chain = [_external_term(ext) for ext in block.external]
+    chain = [_external_term(ext, meta) for ext in block.external]
     source = _source(block, meta, executor.workers)
     solutions = []
     root = {"ms": block.ms, "ref_ant": list(block.ref_ant),
@@ -275,8 +275,8 @@ def _write_live(live_dir: str, key: str, step: int, sol: Solution, root: dict) -
     return path
 
 
-def _external_term(ext) -> ChainTerm:
-    sols = read_solutions(ext.table, ext.jones)
+def _external_term(ext, meta: MSMeta) -> ChainTerm:
+    sols = read_solutions(ext.table, ext.jones, {w.id: w.freqs for w in meta.spws})
     if not sols:
         raise InputError(f"{ext.table}: no {ext.jones} solutions in it")
     return ChainTerm(sols, ext.field_select, ext.time_interp, {

@@ -23,6 +23,7 @@ import h5py
 import numpy as np
 
 from alakazam import __version__
+from alakazam.engine.casatable import is_caltable, read_caltable
 from alakazam.engine.errors import InputError
 from alakazam.engine.solution import Solution
 
@@ -86,10 +87,15 @@ def _attr(value):
     return json.dumps(value)
 
 
-def read_solutions(path: str, jones_type: str | None = None) -> list[Solution]:
-    """Every solution group of the file (of one Jones type if given)."""
+def read_solutions(path: str, jones_type: str | None = None,
+                   spw_freqs: dict | None = None) -> list[Solution]:
+    """Every solution group of the file (of one Jones type if given); `path` may also be a
+    CASA caltable (casatable.read_caltable; spw_freqs {SPW id: channel freqs Hz} of the MS it
+    is used on, for its delays)."""
     if not os.path.exists(path):
         raise InputError(f"{path}: no such file or directory")
+    if is_caltable(path):
+        return read_caltable(path, jones_type, spw_freqs)
     try:
         h5 = h5py.File(path, "r")
     except OSError:
