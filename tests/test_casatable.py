@@ -138,3 +138,107 @@ def test_export_errors(solved, tmp_path):
     nofield = alakazam("export", cal, "--casa", str(tmp_path / "y.tbl"), "--jones", "G",
                        "--field", "NOPE")
     assert nofield.returncode == 2 and "--field NOPE" in nofield.stderr
+
+
+@pytest.fixture(scope="module")
+def polarisation_tables(tmp_path_factory, linear_ms):
+    """Leakages and a cross-hand phase per channel with known values (an HDF5 file written by
+    the engine's writer), exported as caltables, and an MS whose DATA is random."""
+    from alakazam.engine import jones as jm
+    from alakazam.engine.solution import Solution
+    from alakazam.engine.store import SolutionWriter
+
+    ms, _ = linear_ms
+    folder = tmp_path_factory.mktemp("poltables")
+    meta = read_meta(ms)
+    n_ant, rng = len(meta.antennas), np.random.default_rng(1)
+    cal = str(folder / "pol.h5")
+    t0, t1 = meta.time_range
+    with SolutionWriter(cal, {"ms": ms, "ref_ant": [0], "feed_basis": meta.basis,
+                              "antenna_names": list(meta.antennas.names)}) as writer:
+        for spw in meta.spws:
+            n_f = len(spw.freqs)
+            common = dict(
+                field_id=0, field_name="3C286", field_ra=meta.fields[0].ra,
+                field_dec=meta.fields[0].dec, spw_id=spw.id, time=np.array([(t0 + t1) / 2]),
+                time_bounds=np.array([[t0, t1]]), freq=spw.freqs,
+                freq_bounds=np.stack([spw.freqs - 1e6, spw.freqs + 1e6], axis=1),
+                flags=np.zeros((1, n_f, n_ant), bool), reason=np.zeros((1, n_f, n_ant), np.uint8),
+                snr=np.full((1, n_f, n_ant, 2), 100.0), ref_ant_used=np.full((1, n_f), -1),
+                attrs={"ms": ms, "feed_basis": meta.basis})
+            d = 0.05 * (rng.normal(size=(1, n_f, n_ant, 2)) + 1j * rng.normal(size=(1, n_f, n_ant, 2)))
+            writer.write(Solution(jones_type="D", jones=jm.leakage(d[..., 0], d[..., 1]),
+                                  native={"d_pq": d[..., 0], "d_qp": d[..., 1]}, **common))
+            phi = np.linspace(0.3, 0.9, n_f)[None]
+            x = np.ones((1, n_f, n_ant, 2), complex)
+            x[..., 1] = np.exp(1j * phi)[..., None]
+            writer.write(Solution(jones_type="Xf", jones=jm.diagonal(x),
+                                  native={"phi_pq": phi}, **common))
+    out = {}
+    for jones in ("D", "Xf"):
+        out[jones] = str(folder / f"pol.{jones}")
+        done = alakazam("export", cal, "--casa", out[jones], "--jones", jones)
+        assert done.returncode == 0, done.stderr
+    data = str(folder / "random.ms")
+    shutil.copytree(ms, data)
+    with tables.table(data, readonly=False, ack=False) as tab:
+        shape = tab.getcol("DATA").shape
+        tab.putcol("DATA", (rng.normal(size=shape) + 1j * rng.normal(size=shape)).astype(np.complex64))
+        tab.putcol("FLAG", np.zeros(shape, bool))
+    return cal, out, data, folder
+
+
+@pytest.mark.parametrize("jones", ["D", "Xf"])
+def test_polarisation_round_trip(polarisation_tables, jones):
+    cal, caltables, _, _ = polarisation_tables
+    (ours,), (back,) = ([s for s in read_solutions(p, jones) if s.spw_id == 0]
+                        for p in (cal, caltables[jones]))
+    assert np.allclose(ours.jones, back.jones, rtol=0, atol=1e-6)
+    for name, value in ours.native.items():
+        assert np.allclose(value, back.native[name], atol=1e-6)
+    with tables.table(caltables[jones], ack=False) as tab:
+        assert tab.getkeywords()["VisCal"] == {"D": "Df Jones", "Xf": "Xf Jones"}[jones]
+
+
+def _apply_one(folder, ms, jones, table, column):
+    cfg = folder / f"{column}.yaml"
+    cfg.write_text(yaml.safe_dump({"apply": [{
+        "ms": ms, "output_col": column, "target_field": ["TARGET"], "jones": [jones],
+        "tables": [table], "time_interp": ["nearest"], "apply_parang": False}]}))
+    done = alakazam("run", str(cfg))
+    assert done.returncode == 0, done.stderr
+    with tables.table(ms, ack=False) as tab:
+        sub = tab.query("FIELD_ID==2")
+        return sub.getcol("DATA"), sub.getcol(column), sub.getcol("ANTENNA1"), sub.getcol("ANTENNA2")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("casatasks") is None,
+                    reason="CASA (casatasks, casadata) is not installed")
+def test_casa_applycal_with_exported_polarisation_tables(polarisation_tables):
+    """Xf: CASA's applycal gives our corrected data. D: CASA applies a D table to first order
+    on the cross hands only (ours inverts the whole matrix); its result is that formula with
+    the exported leakages, to float32: the parameters mean the same to both."""
+    cal, caltables, data, folder = polarisation_tables
+    (folder / "casasiteconfig.py").write_text(CASA_SITE_CONFIG)
+    for jones in ("Xf", "D"):
+        raw, ours, a1, a2 = _apply_one(folder, data, jones, cal, f"OURS_{jones.upper()}")
+        script = ("from casatasks import applycal; applycal(vis=%r, field='TARGET', "
+                  "gaintable=[%r], interp=['nearest'], calwt=False, parang=False)"
+                  % (data, caltables[jones]))
+        done = subprocess.run([sys.executable, "-c", script], cwd=folder, capture_output=True,
+                              text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(folder)})
+        assert done.returncode == 0, done.stderr[-2000:]
+        with tables.table(data, ack=False) as tab:
+            theirs = tab.query("FIELD_ID==2").getcol("CORRECTED_DATA")
+        if jones == "Xf":
+            assert np.max(np.abs(ours - theirs)) < 2e-6 * np.max(np.abs(ours))
+            continue
+        (sol,) = [s for s in read_solutions(cal, "D") if s.spw_id == 0]
+        dpq, dqp = sol.native["d_pq"][0], sol.native["d_qp"][0]  # (n_f, n_ant)
+        with tables.table(data, ack=False) as tab:
+            spw0 = tab.query("FIELD_ID==2").getcol("DATA_DESC_ID") == 0
+        v, c, p, q = raw[spw0], theirs[spw0], a1[spw0], a2[spw0]
+        xy = v[..., 1] - dpq[:, p].T * v[..., 3] - v[..., 0] * np.conj(dqp[:, q].T)
+        yx = v[..., 2] - dqp[:, p].T * v[..., 0] - v[..., 3] * np.conj(dpq[:, q].T)
+        assert np.max(np.abs(c[..., 1] - xy)) < 1e-5 and np.max(np.abs(c[..., 2] - yx)) < 1e-5
+        assert np.array_equal(c[..., [0, 3]], v[..., [0, 3]])

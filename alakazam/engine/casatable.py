@@ -7,7 +7,11 @@ keywords ParType, MSName, VisCal, PolBasis; subtables ANTENNA, FIELD, OBSERVATIO
 (from the MS) and SPECTRAL_WINDOW (the solutions' channels; a K table's one channel is the
 SPW centre, the frequency its delay is referenced to, as ours: checked with CASA's applycal,
 which needs the CASA_Version keyword for it).
-CASA's conventions are ours: V_obs = g_p V g_q^*, K = exp(2 pi i tau (nu - nu0)).
+CASA's conventions are ours: V_obs = g_p V g_q^*, K = exp(2 pi i tau (nu - nu0)), D =
+[[1, d_pq], [d_qp, 1]]; its Xf Jones is diag(c, 1), ours diag(1, exp(i phi)), so c =
+exp(-i phi). CASA's applycal applies a D table to first order, to the cross hands only
+(C_XY = V_XY - d_pq,p V_YY - V_XX d_qp,q^*, parallel hands untouched: checked to 2e-7), where
+ALAKAZAM inverts the whole matrix: the two differ by O(|d|^2).
 """
 
 from __future__ import annotations
@@ -22,8 +26,8 @@ from alakazam.engine.errors import InputError
 from alakazam.engine.jones import delay_phasor, diagonal
 from alakazam.engine.solution import Solution
 
-VISCAL = {"G": "G Jones", "B": "B Jones", "K": "K Jones"}
-_JONES_OF = {v: k for k, v in VISCAL.items()}
+VISCAL = {"G": "G Jones", "B": "B Jones", "K": "K Jones", "D": "Df Jones", "Xf": "Xf Jones"}
+_JONES_OF = {**{v: k for k, v in VISCAL.items()}, "D Jones": "D"}
 _FROM_MS = ("ANTENNA", "FIELD", "OBSERVATION", "HISTORY")
 # The CASA_Version keyword says which conventions a caltable follows: without it CASA reads K
 # delays as referenced to the SPW's REF_FREQUENCY (older versions); with it, to the table's
@@ -114,28 +118,43 @@ def _put(tab, sol: Solution, param: str, start: int) -> int:
                .astype(np.int32), **rows)
     tab.putcol("SCAN_NUMBER", np.full(n, -1, np.int32), **rows)
     tab.putcol("OBSERVATION_ID", np.zeros(n, np.int32), **rows)
-    if param == "FPARAM":  # K: one delay (ns) per receptor
-        value = sol.native["delay"][..., None]  # (n_t, n_ant, 2, 1)
-        flags = sol.flags[:, :1]
-        snr = sol.snr[:, :1]
-    else:
-        value = np.moveaxis(np.diagonal(sol.jones, axis1=-2, axis2=-1), 1, -1)  # t, ant, 2, f
-        flags, snr = sol.flags, sol.snr
-    n_f = value.shape[-1]
-    value = value.reshape(n, 2, n_f)
-    snr = np.moveaxis(snr, 1, -1).reshape(n, 2, n_f)  # (n_t, n_f, n_ant, 2) -> rows, 2, f
-    flag = np.repeat(np.moveaxis(flags, 1, -1)[:, :, None, :], 2, axis=2).reshape(n, 2, n_f)
+    value, snr, flag = _parameters(sol)
+    n_p, n_f = value.shape[2], value.shape[3]
+    value, snr, flag = (a.reshape(n, n_p, n_f) for a in (value, snr, flag))
     err = np.where(snr > 0, np.abs(value) / np.maximum(snr, 1e-30), 0.0)
 
-    def cells(a, dtype):  # (n, 2, n_f) -> numpy (n, n_f, 2): casacore's [2, n_f] per row
+    def cells(a, dtype):  # (n, n_p, n_f) -> numpy (n, n_f, n_p): casacore's [n_p, n_f] cells
         return np.ascontiguousarray(np.swapaxes(a, 1, 2), dtype=dtype)
 
     tab.putcol(param, cells(value, np.complex64 if param == "CPARAM" else np.float32), **rows)
     tab.putcol("PARAMERR", cells(err, np.float32), **rows)
     tab.putcol("FLAG", cells(flag, bool), **rows)
     tab.putcol("SNR", cells(snr, np.float32), **rows)
-    tab.putcol("WEIGHT", np.ones((n, n_f, 2), np.float32), **rows)
+    tab.putcol("WEIGHT", np.ones((n, n_f, n_p), np.float32), **rows)
     return start + n
+
+
+def _parameters(sol: Solution):
+    """(value, snr, flag), each (n_t, n_ant, n_par, n_f): CASA's parameters of a solution.
+    G, B: the two receptors' gains; K: their delays (ns) on one channel; D: d_pq, d_qp; Xf:
+    one parameter, the same for every antenna, exp(-i phi) on receptor 1 (CASA's Xf Jones is
+    diag(c, 1); ours diag(1, exp(i phi)): the same up to a phase common to every antenna)."""
+    per_receptor = np.moveaxis(sol.snr, 1, -1)  # (n_t, n_ant, 2, n_f)
+    if sol.jones_type == "K":
+        value = sol.native["delay"][..., None]
+        snr = per_receptor[..., :1]
+        flags = sol.flags[:, :1]
+    elif sol.jones_type == "D":
+        value = np.moveaxis(np.stack([sol.jones[..., 0, 1], sol.jones[..., 1, 0]], axis=-1), 1, -1)
+        snr, flags = per_receptor, sol.flags
+    elif sol.jones_type == "Xf":  # CASA: diag(c, 1) = exp(-i phi) diag(1, exp(i phi))
+        value = np.moveaxis(np.conj(sol.jones[..., 1, 1]), 1, -1)[:, :, None]
+        snr, flags = per_receptor[:, :, :1], sol.flags
+    else:
+        value = np.moveaxis(np.diagonal(sol.jones, axis1=-2, axis2=-1), 1, -1)
+        snr, flags = per_receptor, sol.flags
+    flag = np.broadcast_to(np.moveaxis(flags, 1, -1)[:, :, None], value.shape)
+    return value, snr, flag
 
 
 def _spectral_windows(ms: str, path: str, sols: list[Solution], jtype: str) -> None:
@@ -194,21 +213,37 @@ def read_caltable(path: str, jones_type: str | None = None,
     return out
 
 
+def _jones(jtype: str, par: np.ndarray, flags: np.ndarray):
+    """Jones matrices (n_t, n_f, n_ant, 2, 2) and native parameters of CASA's parameters
+    par (n_t, n_f, n_ant, n_par) (flagged: the identity)."""
+    par = np.where(flags[..., None], 0.0 if jtype == "D" else 1.0, par)
+    if jtype == "D":
+        jones = np.ones(par.shape[:3] + (2, 2), complex)
+        jones[..., 0, 1], jones[..., 1, 0] = par[..., 0], par[..., 1]
+        return jones, {"d_pq": par[..., 0], "d_qp": par[..., 1]}
+    if jtype == "Xf":
+        phi = -np.angle(par[..., 0])  # the same for every antenna: take the first good one
+        good = ~flags
+        first = np.where(good.any(axis=-1), good.argmax(axis=-1), 0)
+        phi_pq = np.take_along_axis(phi, first[..., None], axis=-1)[..., 0]
+        ones = np.ones(phi.shape)
+        return diagonal(np.stack([ones, np.exp(1j * phi_pq)[..., None] * ones], axis=-1)), {
+            "phi_pq": phi_pq}
+    return diagonal(par), {"gain": par}
+
+
 def _solution(jtype, fid, name, direction, spw, chan, n_ant, cols, param, flag, snr, freqs,
               path) -> Solution:
     times, t_index = np.unique(cols["TIME"], return_inverse=True)
     n_t, ant = len(times), cols["ANTENNA1"]
     half = np.zeros(n_t)
     half[t_index] = cols["INTERVAL"] / 2
-    n_p = param.shape[-1]
-    value = np.zeros((n_t, n_ant, 2, n_p), param.dtype)
-    bad = np.ones((n_t, n_ant, 2, n_p), bool)
-    ratio = np.zeros((n_t, n_ant, 2, n_p))
+    shape = (n_t, n_ant) + param.shape[1:]  # (n_t, n_ant, n_par, n_f)
+    value, bad, ratio = np.zeros(shape, param.dtype), np.ones(shape, bool), np.zeros(shape)
     value[t_index, ant], bad[t_index, ant], ratio[t_index, ant] = param, flag, snr
     ref = np.full(n_t, -1)
     ref[t_index] = cols["ANTENNA2"]
     chan_freq, chan_width = (np.asarray(v, float) for v in chan)
-    native = {}
     if jtype == "K":
         delay = value[..., 0].astype(float)  # (n_t, n_ant, 2) ns
         axis = chan_freq if freqs is None else np.asarray(freqs, float)
@@ -217,14 +252,16 @@ def _solution(jtype, fid, name, direction, spw, chan, n_ant, cols, param, flag, 
         diag = np.moveaxis(delay_phasor(delay, axis, float(chan_freq[0])), 0, 1)
         flags = np.repeat(bad.any(axis=(2, 3))[:, None], len(axis), axis=1)
         snr_out = np.repeat(ratio[..., 0][:, None], len(axis), axis=1)
-        native["delay"] = delay
+        native = {"delay": delay}
+        jones = diagonal(np.where(flags[..., None], 1.0, diag))
     else:
         axis, widths = chan_freq, np.abs(chan_width)
-        diag = np.moveaxis(value, -1, 1).astype(complex)  # (n_t, n_f, n_ant, 2)
+        par = np.moveaxis(value, -1, 1).astype(complex)  # (n_t, n_f, n_ant, n_par)
         flags = np.moveaxis(bad.any(axis=2), -1, 1)
         snr_out = np.moveaxis(ratio, -1, 1)
-        native["gain"] = diag
-    jones = diagonal(np.where(flags[..., None], 1.0, diag))
+        if snr_out.shape[-1] == 1:
+            snr_out = np.repeat(snr_out, 2, axis=-1)
+        jones, native = _jones(jtype, par, flags)
     return Solution(
         jones_type=jtype, field_id=fid, field_name=name, field_ra=float(direction[0]),
         field_dec=float(direction[1]), spw_id=spw, time=times,
