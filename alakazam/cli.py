@@ -108,10 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--width", type=int, help="columns (default: the terminal's)")
     pl.add_argument("--height", type=int, help="rows (default: the terminal's)")
 
-    ex = sub.add_parser("export", help="write solutions in another tool's format (CASA caltable)")
+    ex = sub.add_parser("export", help="write solutions in another tool's format: a CASA "
+                                       "caltable, an H5Parm, an SKA GainTable")
     ex.add_argument("table", help="HDF5 solution file")
-    ex.add_argument("--casa", required=True, metavar="OUT", help="CASA caltable to write")
-    ex.add_argument("--jones", help="Jones type (G, B or K; needed when the file holds several)")
+    fmt = ex.add_mutually_exclusive_group(required=True)
+    fmt.add_argument("--casa", metavar="OUT", help="CASA caltable to write (G, B, K, D, Xf)")
+    fmt.add_argument("--h5parm", metavar="OUT", help="H5Parm to write (G, K; one field)")
+    fmt.add_argument("--gaintable", metavar="OUT",
+                     help="SKA GainTable-shaped netCDF4/HDF5 file to write (one field)")
+    ex.add_argument("--jones", help="Jones type (needed when the file holds several)")
     ex.add_argument("--field", help="field names, comma-separated (default: all)")
     ex.add_argument("--ms", help="the MS the solutions belong to (default: the one recorded in "
                                  "the file): its subtables go into the caltable")
@@ -388,6 +393,8 @@ def _plot(args) -> int:
 
 def _export(args) -> int:
     from alakazam.engine.casatable import VISCAL, write_caltable
+    from alakazam.engine.msmeta import read_meta
+    from alakazam.engine.solformats import write_gaintable, write_h5parm
     from alakazam.engine.store import read_solutions
 
     sols = read_solutions(args.table, args.jones)
@@ -396,9 +403,6 @@ def _export(args) -> int:
         raise InputError(f"{args.table}: no {args.jones or ''} solutions".replace("  ", " "))
     if len(types) > 1:
         raise InputError(f"{args.table} holds {', '.join(types)}: choose one with --jones")
-    if types[0] not in VISCAL:
-        raise InputError(f"--jones {types[0]}: a CASA caltable is written for "
-                         f"{', '.join(VISCAL)} in this version")
     if args.field:
         wanted = args.field.split(",")
         sols = [s for s in sols if s.field_name in wanted]
@@ -406,10 +410,27 @@ def _export(args) -> int:
             raise InputError(f"--field {args.field}: no {types[0]} solutions of it in "
                              f"{args.table}")
     ms = args.ms or sols[0].attrs.get("ms", "")
+    basis = str(sols[0].attrs.get("feed_basis", "LINEAR"))
+    if args.casa:
+        if types[0] not in VISCAL:
+            raise InputError(f"--jones {types[0]}: a CASA caltable is written for "
+                             f"{', '.join(VISCAL)}")
+        if not os.path.isdir(ms):
+            raise InputError(f"{args.table}: its MS {ms!r} is not there; give it with --ms")
+        rows = write_caltable(sols, args.casa, ms, basis)
+        print(f"wrote {args.casa}: {types[0]} caltable, {rows} rows, {len(sols)} field/SPW "
+              "tables")
+        return 0
     if not os.path.isdir(ms):
-        raise InputError(f"{args.table}: its MS {ms!r} is not there; give it with --ms")
-    rows = write_caltable(sols, args.casa, ms, str(sols[0].attrs.get("feed_basis", "unknown")))
-    print(f"wrote {args.casa}: {types[0]} caltable, {rows} rows, {len(sols)} field/SPW tables")
+        raise InputError(f"{args.table}: its MS {ms!r} is not there (antenna names and "
+                         "positions); give it with --ms")
+    antennas = read_meta(ms).antennas
+    if args.h5parm:
+        write_h5parm(sols, args.h5parm, antennas.names, antennas.positions, basis)
+        print(f"wrote {args.h5parm}: {types[0]} H5Parm of {sols[0].field_name}")
+    else:
+        write_gaintable(sols, args.gaintable, antennas.names, basis)
+        print(f"wrote {args.gaintable}: {types[0]} GainTable of {sols[0].field_name}")
     return 0
 
 

@@ -25,6 +25,7 @@ import numpy as np
 from alakazam import __version__
 from alakazam.engine.casatable import is_caltable, read_caltable
 from alakazam.engine.errors import InputError
+from alakazam.engine.solformats import is_h5parm, read_h5parm
 from alakazam.engine.solution import Solution
 
 FORMAT_VERSION = 1
@@ -90,12 +91,14 @@ def _attr(value):
 def read_solutions(path: str, jones_type: str | None = None,
                    spw_freqs: dict | None = None) -> list[Solution]:
     """Every solution group of the file (of one Jones type if given); `path` may also be a
-    CASA caltable (casatable.read_caltable; spw_freqs {SPW id: channel freqs Hz} of the MS it
-    is used on, for its delays)."""
+    CASA caltable (casatable.read_caltable) or an H5Parm (solformats.read_h5parm); spw_freqs
+    {SPW id: channel freqs Hz} of the MS they are used on places their delays and SPWs."""
     if not os.path.exists(path):
         raise InputError(f"{path}: no such file or directory")
     if is_caltable(path):
         return read_caltable(path, jones_type, spw_freqs)
+    if is_h5parm(path):
+        return read_h5parm(path, jones_type, spw_freqs)
     try:
         h5 = h5py.File(path, "r")
     except OSError:
