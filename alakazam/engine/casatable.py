@@ -45,9 +45,9 @@ def is_caltable(path: str) -> bool:
 
 
 def write_caltable(sols: list[Solution], out: str, ms: str, basis: str) -> int:
-    """Write solutions of one Jones type (G, B or K) as the caltable `out` (through a
-    temporary name); `ms` supplies the ANTENNA, FIELD, OBSERVATION and SPECTRAL_WINDOW
-    subtables. Returns the number of rows."""
+    """Write solutions of one Jones type (G, B, K, D or Xf) as the caltable `out` (through a
+    temporary name); `ms` supplies the ANTENNA, FIELD, OBSERVATION, HISTORY (emptied) and
+    SPECTRAL_WINDOW (channels replaced) subtables. Returns the number of rows."""
     jtype = sols[0].jones_type
     if jtype not in VISCAL or any(s.jones_type != jtype for s in sols):
         raise InputError(f"{out}: a CASA caltable holds one of {', '.join(VISCAL)}, "
@@ -178,7 +178,7 @@ def _spectral_windows(ms: str, path: str, sols: list[Solution], jtype: str) -> N
 
 def read_caltable(path: str, jones_type: str | None = None,
                   spw_freqs: dict | None = None) -> list[Solution]:
-    """The solutions of a CASA caltable (G, B or K), one per field and SPW; [] when
+    """The solutions of a CASA caltable (G, B, K, D or Xf), one per field and SPW; [] when
     `jones_type` is given and the table holds another. A K table's Jones matrices are
     evaluated at spw_freqs[spw] (Hz: the channels of the MS it is applied to) when given,
     else at its own channel."""
