@@ -3,7 +3,13 @@ comparisons, corrected data against the true sky."""
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import subprocess
+import sys
+
 import numpy as np
+import pytest
 import yaml
 
 from alakazam.engine.msmeta import read_meta
@@ -58,3 +64,30 @@ def corrected_vs_truth(path, truth, field="TARGET", column="CORRECTED_DATA"):
         expected += np.sum((2 * truth.sigma**2 / (gp * gq) ** 2)[:, None, :] * ok)
         n += ok.sum()
     return num / den, np.sqrt(resid / n), np.sqrt(expected / n)
+
+
+def alakazam(*args, cwd=None) -> subprocess.CompletedProcess:
+    """`alakazam ARGS` as a subprocess (output captured as text)."""
+    return subprocess.run([sys.executable, "-m", "alakazam", *args], capture_output=True,
+                          text=True, timeout=300, cwd=cwd)
+
+
+#: skip marker of the tests that run CASA itself (an optional reference, never a dependency)
+needs_casa = pytest.mark.skipif(importlib.util.find_spec("casatasks") is None,
+                                reason="CASA (casatasks, casadata) is not installed")
+
+_CASA_SITE_CONFIG = """
+import os, casadata
+measurespath = os.path.join(os.path.dirname(casadata.__file__), "__data__")
+datapath = [measurespath]
+measures_auto_update = False
+data_auto_update = False
+"""
+
+
+def run_casa(script: str, folder) -> None:
+    """Run a casatasks `script` in a subprocess in `folder`, offline (casadata's measures)."""
+    (folder / "casasiteconfig.py").write_text(_CASA_SITE_CONFIG)
+    done = subprocess.run([sys.executable, "-c", script], cwd=folder, capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(folder)})
+    assert done.returncode == 0, done.stderr[-2000:]

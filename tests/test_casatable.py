@@ -4,11 +4,8 @@ CASA's own applycal with the exported tables gives ALAKAZAM's CORRECTED_DATA."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -19,20 +16,7 @@ from alakazam.engine.config import load_config
 from alakazam.engine.msmeta import read_meta
 from alakazam.engine.solve import run_solve
 from alakazam.engine.store import read_solutions
-
-CASA_SITE_CONFIG = """
-import os, casadata
-measurespath = os.path.join(os.path.dirname(casadata.__file__), "__data__")
-datapath = [measurespath]
-measures_auto_update = False
-data_auto_update = False
-"""
-
-
-def alakazam(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "alakazam", *args], capture_output=True,
-                          text=True, timeout=300, cwd=cwd)
-
+from solve_helpers import alakazam, needs_casa, run_casa
 
 @pytest.fixture(scope="module")
 def solved(tmp_path_factory, linear_ms):
@@ -107,21 +91,16 @@ def test_a_caltable_applies_as_its_hdf5(solved):
     assert np.max(np.abs(a - b)) < 1e-6 * np.max(np.abs(a))
 
 
-@pytest.mark.skipif(importlib.util.find_spec("casatasks") is None,
-                    reason="CASA (casatasks, casadata) is not installed")
+@needs_casa
 def test_casa_applycal_with_the_exported_tables(solved):
     ms, cal, caltables, folder = solved
     ours, theirs = str(folder / "ours.ms"), str(folder / "theirs.ms")
     shutil.copytree(ms, ours)
     shutil.copytree(ms, theirs)
     a, fa = _apply(folder, ours, "ours", [cal, cal, cal], "CORRECTED_DATA")
-    (folder / "casasiteconfig.py").write_text(CASA_SITE_CONFIG)
-    script = ("from casatasks import applycal; applycal(vis=%r, field='TARGET', gaintable=%r, "
-              "gainfield=['', '', 'J1407+2827'], interp=['nearest', 'nearest', 'nearest'], "
-              "calwt=False)" % (theirs, [caltables[j] for j in "KBG"]))
-    done = subprocess.run([sys.executable, "-c", script], cwd=folder, capture_output=True,
-                          text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(folder)})
-    assert done.returncode == 0, done.stderr[-2000:]
+    run_casa("from casatasks import applycal; applycal(vis=%r, field='TARGET', gaintable=%r, "
+             "gainfield=['', '', 'J1407+2827'], interp=['nearest', 'nearest', 'nearest'], "
+             "calwt=False)" % (theirs, [caltables[j] for j in "KBG"]), folder)
     with tables.table(theirs, ack=False) as tab:
         sub = tab.query("FIELD_ID==2")
         b, fb = sub.getcol("CORRECTED_DATA"), sub.getcol("FLAG")
@@ -212,22 +191,17 @@ def _apply_one(folder, ms, jones, table, column):
         return sub.getcol("DATA"), sub.getcol(column), sub.getcol("ANTENNA1"), sub.getcol("ANTENNA2")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("casatasks") is None,
-                    reason="CASA (casatasks, casadata) is not installed")
+@needs_casa
 def test_casa_applycal_with_exported_polarisation_tables(polarisation_tables):
     """Xf: CASA's applycal gives our corrected data. D: CASA applies a D table to first order
     on the cross hands only (ours inverts the whole matrix); its result is that formula with
     the exported leakages, to float32: the parameters mean the same to both."""
     cal, caltables, data, folder = polarisation_tables
-    (folder / "casasiteconfig.py").write_text(CASA_SITE_CONFIG)
     for jones in ("Xf", "D"):
         raw, ours, a1, a2 = _apply_one(folder, data, jones, cal, f"OURS_{jones.upper()}")
-        script = ("from casatasks import applycal; applycal(vis=%r, field='TARGET', "
-                  "gaintable=[%r], interp=['nearest'], calwt=False, parang=False)"
-                  % (data, caltables[jones]))
-        done = subprocess.run([sys.executable, "-c", script], cwd=folder, capture_output=True,
-                              text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(folder)})
-        assert done.returncode == 0, done.stderr[-2000:]
+        run_casa("from casatasks import applycal; applycal(vis=%r, field='TARGET', "
+                 "gaintable=[%r], interp=['nearest'], calwt=False, parang=False)"
+                 % (data, caltables[jones]), folder)
         with tables.table(data, ack=False) as tab:
             theirs = tab.query("FIELD_ID==2").getcol("CORRECTED_DATA")
         if jones == "Xf":

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 import shutil
@@ -25,8 +24,7 @@ from alakazam.engine.setjy import run_setjy
 from alakazam.engine.simulate.simulate import SimOptions, simulate
 from alakazam.engine.skymodel import ARCSEC, field_model
 from alakazam.engine.solve import describe_plan, plan, run_solve
-from alakazam.engine.store import read_solutions
-from solve_helpers import write_config
+from solve_helpers import needs_casa, run_casa, write_config
 
 YEAR = fs.decimal_year(61119.4 * 86400)  # the simulator's observing day, 2026-03-20
 
@@ -321,17 +319,7 @@ def test_a_field_mapping_for_the_block_applies_to_each_step_holding_the_field(tm
     assert not block.apply_parang  # nothing polarised
 
 
-CASA_SITE_CONFIG = """
-import os, casadata
-measurespath = os.path.join(os.path.dirname(casadata.__file__), "__data__")
-datapath = [measurespath]
-measures_auto_update = False
-data_auto_update = False
-"""
-
-
-@pytest.mark.skipif(importlib.util.find_spec("casatasks") is None,
-                    reason="CASA (casatasks, casadata) is not installed")
+@needs_casa
 def test_casa_setjy_model_data_equals_the_computed_model(tmp_path, bandpass_ms):
     """CASA's own setjy writes 3C286's MODEL_DATA (Perley-Butler 2017, Stokes I only): it
     equals the computed unpolarised model, and a bandpass solved on it equals the one solved
@@ -339,12 +327,8 @@ def test_casa_setjy_model_data_equals_the_computed_model(tmp_path, bandpass_ms):
     ms, _ = bandpass_ms
     copy = str(tmp_path / "casa.ms")
     shutil.copytree(ms, copy)
-    (tmp_path / "casasiteconfig.py").write_text(CASA_SITE_CONFIG)
-    script = (f"from casatasks import setjy; setjy(vis={copy!r}, field='3C286', "
-              "standard='Perley-Butler 2017', usescratch=True, scalebychan=True)")
-    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(tmp_path)})
-    assert done.returncode == 0, done.stderr[-2000:]
+    run_casa(f"from casatasks import setjy; setjy(vis={copy!r}, field='3C286', "
+             "standard='Perley-Butler 2017', usescratch=True, scalebychan=True)", tmp_path)
 
     meta = read_meta(copy)
     spec = model_spec({"standard": "perley-butler-2017", "polarised": False}, "t")

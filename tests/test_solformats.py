@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
-import subprocess
-import sys
 
 import h5py
 import numpy as np
@@ -17,13 +15,9 @@ from alakazam.engine.config import load_config
 from alakazam.engine.msmeta import read_meta
 from alakazam.engine.solve import run_solve
 from alakazam.engine.store import read_solutions
+from solve_helpers import alakazam
 
 FIELD = "J1407+2827"
-
-
-def alakazam(*args):
-    return subprocess.run([sys.executable, "-m", "alakazam", *args], capture_output=True,
-                          text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")
