@@ -1,4 +1,5 @@
-"""`alakazam info TABLE.h5`: a rich summary of a solution file."""
+"""`alakazam info TABLE`: a rich summary of a solution file (ALAKAZAM HDF5, a CASA caltable
+or an H5Parm)."""
 
 from __future__ import annotations
 
@@ -9,19 +10,17 @@ from rich.console import Console, Group
 from rich.table import Table
 
 from alakazam.engine.solvers import REASONS
-from alakazam.engine.store import read_solutions
 from alakazam.engine.msmeta import utc
+from alakazam.engine.store import file_attrs, read_solutions
 
 
 def render(path: str) -> Group:
-    import h5py
-
     sols = read_solutions(path)
-    with h5py.File(path, "r") as h5:
-        root = dict(h5.attrs)
+    root = file_attrs(path)
     header = Table.grid(padding=(0, 2))
     header.add_row("[b]File[/b]", path)
-    for key in ("ms", "alakazam_version", "format_version", "created_utc", "feed_basis"):
+    for key in ("format", "ms", "alakazam_version", "format_version", "created_utc",
+                "feed_basis"):
         if key in root:
             header.add_row(f"[b]{key}[/b]", str(root[key]))
     names = json.loads(root.get("antenna_names", "[]"))

@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-import h5py
 import numpy as np
 
 from alakazam.engine.errors import InputError
 from alakazam.engine.solution import Solution
-from alakazam.engine.store import read_solutions
+from alakazam.engine.store import file_attrs, read_solutions
 
 QUANTITIES = ("amp", "phase", "delay", "leakage", "real", "imag")
 AXES = ("time", "freq")
@@ -111,9 +110,9 @@ class SolutionFile:
 def load(path: str) -> SolutionFile:
     """Read every table of a solution file, and its antenna names and feed basis."""
     solutions = read_solutions(path)
-    with h5py.File(path, "r") as h5:
-        names = json.loads(h5.attrs.get("antenna_names", "[]"))
-        basis = str(h5.attrs.get("feed_basis", "LINEAR"))
+    root = file_attrs(path)
+    names = json.loads(root.get("antenna_names", "[]"))
+    basis = str(root.get("feed_basis", "LINEAR"))
     n_ant = max((s.n_ant for s in solutions), default=0)
     return SolutionFile(path, solutions, names or [str(a) for a in range(n_ant)],
                         ("X", "Y") if basis == "LINEAR" else ("R", "L"))

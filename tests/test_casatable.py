@@ -216,3 +216,14 @@ def test_casa_applycal_with_exported_polarisation_tables(polarisation_tables):
         yx = v[..., 2] - dqp[:, p].T * v[..., 0] - v[..., 3] * np.conj(dpq[:, q].T)
         assert np.max(np.abs(c[..., 1] - xy)) < 1e-5 and np.max(np.abs(c[..., 2] - yx)) < 1e-5
         assert np.array_equal(c[..., [0, 3]], v[..., [0, 3]])
+
+
+def test_info_and_plot_read_a_caltable(solved):
+    _, _, caltables, _ = solved
+    info = alakazam("info", caltables["G"])
+    assert info.returncode == 0, info.stderr
+    assert "CASA caltable (G Jones)" in info.stdout and "J1407+2827" in info.stdout
+    plot = alakazam("plot", caltables["B"], "--axis", "freq", "--quantity", "amp",
+                    "--width", "60", "--height", "12")
+    assert plot.returncode == 0, plot.stderr
+    assert "B 3C286 SPW 0: amp" in plot.stdout

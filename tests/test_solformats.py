@@ -123,3 +123,10 @@ def test_export_format_errors(exported, tmp_path):
         both.stderr
     again = alakazam("export", cal, "--h5parm", out["g.parm"], "--jones", "G", "--field", FIELD)
     assert again.returncode == 2 and "exists" in again.stderr
+
+
+def test_info_reads_an_h5parm(exported):
+    _, _, out, _ = exported
+    info = alakazam("info", out["g.parm"])
+    assert info.returncode == 0, info.stderr
+    assert "H5Parm" in info.stdout and FIELD in info.stdout

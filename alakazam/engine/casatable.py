@@ -16,6 +16,7 @@ ALAKAZAM inverts the whole matrix: the two differ by O(|d|^2).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
@@ -42,6 +43,18 @@ def is_caltable(path: str) -> bool:
         return False
     with open(info, errors="replace") as fh:
         return fh.readline().split("=", 1)[-1].strip() == "Calibration"
+
+
+def caltable_attrs(path: str) -> dict:
+    """What a caltable says of itself, as the root attributes of a solution file:
+    antenna_names (JSON list), feed_basis, ms, format."""
+    with tables.table(path, ack=False) as tab:
+        keywords = tab.getkeywords()
+    with tables.table(os.path.join(path, "ANTENNA"), ack=False) as sub:
+        names = [str(n) for n in sub.getcol("NAME")]
+    return {"format": f"CASA caltable ({keywords.get('VisCal', '?')})",
+            "antenna_names": json.dumps(names), "ms": str(keywords.get("MSName", "")),
+            "feed_basis": str(keywords.get("PolBasis", "LINEAR"))}
 
 
 def write_caltable(sols: list[Solution], out: str, ms: str, basis: str) -> int:

@@ -19,6 +19,7 @@ ISO strings; attributes jones_type, receptor_frame1/2, phasecentre_ra/dec (deg).
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import datetime, timezone
 
@@ -115,6 +116,19 @@ def is_h5parm(path: str) -> bool:
             return any(k.startswith("solset") for k in h5) and "format_version" not in h5.attrs
     except OSError:
         return False
+
+
+def h5parm_attrs(path: str) -> dict:
+    """What an H5Parm says of itself, as the root attributes of a solution file:
+    antenna_names (JSON list), feed_basis (from its pol axis), format."""
+    with h5py.File(path, "r") as h5:
+        solset = h5[sorted(k for k in h5 if k.startswith("solset"))[0]]
+        names = [n.decode() if isinstance(n, bytes) else str(n)
+                 for n in solset["antenna"]["name"]] if "antenna" in solset else []
+        pols = next((solset[k]["pol"][()] for k in solset
+                     if isinstance(solset[k], h5py.Group) and "pol" in solset[k]), [b"XX"])
+    basis = "CIRCULAR" if pols[0] in (b"RR", "RR") else "LINEAR"
+    return {"format": "H5Parm", "antenna_names": json.dumps(names), "feed_basis": basis}
 
 
 def read_h5parm(path: str, jones_type: str | None, spw_freqs: dict | None) -> list[Solution]:

@@ -23,9 +23,9 @@ import h5py
 import numpy as np
 
 from alakazam import __version__
-from alakazam.engine.casatable import is_caltable, read_caltable
+from alakazam.engine.casatable import caltable_attrs, is_caltable, read_caltable
 from alakazam.engine.errors import InputError
-from alakazam.engine.solformats import is_h5parm, read_h5parm
+from alakazam.engine.solformats import h5parm_attrs, is_h5parm, read_h5parm
 from alakazam.engine.solution import Solution
 
 FORMAT_VERSION = 1
@@ -114,6 +114,17 @@ def read_solutions(path: str, jones_type: str | None = None,
                 for sname in h5[jtype][fname]:
                     out.append(_read_group(h5[jtype][fname][sname]))
     return out
+
+
+def file_attrs(path: str) -> dict:
+    """The root attributes of a solution file (ms, antenna_names as JSON, feed_basis, ...), or
+    what a CASA caltable or an H5Parm says of the same."""
+    if is_caltable(path):
+        return caltable_attrs(path)
+    if is_h5parm(path):
+        return h5parm_attrs(path)
+    with h5py.File(path, "r") as h5:
+        return dict(h5.attrs)
 
 
 def _read_group(group) -> Solution:
