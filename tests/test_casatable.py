@@ -117,6 +117,9 @@ def test_export_errors(solved, tmp_path):
     nofield = alakazam("export", cal, "--casa", str(tmp_path / "y.tbl"), "--jones", "G",
                        "--field", "NOPE")
     assert nofield.returncode == 2 and "--field NOPE" in nofield.stderr
+    nofolder = alakazam("export", cal, "--casa", str(tmp_path / "no" / "z.tbl"), "--jones", "G")
+    assert nofolder.returncode == 2
+    assert nofolder.stderr.strip().endswith(f"folder {tmp_path / 'no'} does not exist")
 
 
 @pytest.fixture(scope="module")

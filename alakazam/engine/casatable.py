@@ -23,7 +23,7 @@ import shutil
 import numpy as np
 from casacore import tables
 
-from alakazam.engine.errors import InputError
+from alakazam.engine.errors import InputError, check_output
 from alakazam.engine.jones import delay_phasor, diagonal
 from alakazam.engine.solution import Solution
 
@@ -67,6 +67,7 @@ def write_caltable(sols: list[Solution], out: str, ms: str, basis: str) -> int:
                          f"not {', '.join(sorted({s.jones_type for s in sols}))}")
     if os.path.exists(out):
         raise InputError(f"{out}: exists (choose a new name)")
+    check_output(out)
     tmp = f"{out}.partial-{os.getpid()}"
     try:
         rows = _write(sols, tmp, ms, basis, jtype)

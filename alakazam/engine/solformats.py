@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 import h5py
 import numpy as np
 
-from alakazam.engine.errors import InputError
+from alakazam.engine.errors import InputError, check_output
 from alakazam.engine.jones import delay_phasor, diagonal
 from alakazam.engine.msmeta import MJD_UNIX_OFFSET_S
 from alakazam.engine.solution import Solution
@@ -51,6 +51,7 @@ def _write_tmp(out: str, fill) -> None:
     """Write the HDF5 file `out` through a temporary name with fill(h5file)."""
     if os.path.exists(out):
         raise InputError(f"{out}: exists (choose a new name)")
+    check_output(out)
     tmp = f"{out}.partial-{os.getpid()}"
     try:
         with h5py.File(tmp, "w") as h5:

@@ -24,7 +24,7 @@ import numpy as np
 
 from alakazam import __version__
 from alakazam.engine.casatable import caltable_attrs, is_caltable, read_caltable
-from alakazam.engine.errors import InputError
+from alakazam.engine.errors import InputError, check_output
 from alakazam.engine.solformats import h5parm_attrs, is_h5parm, read_h5parm
 from alakazam.engine.solution import Solution
 
@@ -40,9 +40,7 @@ class SolutionWriter:
     def __init__(self, output: str, root_attrs: dict):
         self.output = output
         self.tmp = f"{output}.partial-{os.getpid()}"
-        directory = os.path.dirname(os.path.abspath(output))
-        if not os.path.isdir(directory):
-            raise InputError(f"{output}: directory {directory} does not exist")
+        check_output(output)
         self.h5 = h5py.File(self.tmp, "w")
         self.h5.attrs.update({"alakazam_version": __version__, "format_version": FORMAT_VERSION,
                               "created_utc": datetime.now(timezone.utc).isoformat(),
