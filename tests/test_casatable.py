@@ -16,7 +16,8 @@ from alakazam.engine.config import load_config
 from alakazam.engine.msmeta import read_meta
 from alakazam.engine.solve import run_solve
 from alakazam.engine.store import read_solutions
-from solve_helpers import alakazam, needs_casa, run_casa
+from solve_helpers import alakazam, needs_casa, run_casa, write_config
+
 
 @pytest.fixture(scope="module")
 def solved(tmp_path_factory, linear_ms):
@@ -24,12 +25,10 @@ def solved(tmp_path_factory, linear_ms):
     ms, _ = linear_ms
     folder = tmp_path_factory.mktemp("casatable")
     cal = str(folder / "cal.h5")
-    cfg = folder / "solve.yaml"
-    cfg.write_text(yaml.safe_dump({"solve": [{
-        "ms": ms, "output": cal, "ref_ant": 0, "jones": ["K", "B", "G"],
-        "field": [["3C286"], ["3C286"], ["3C286", "J1407+2827"]],
-        "time_interval": ["inf", "inf", "60s"], "freq_interval": ["full", 1, "full"]}]}))
-    run_solve(load_config(str(cfg)).solve[0])
+    run_solve(load_config(write_config(
+        folder / "solve.yaml", ms=ms, output=cal, ref_ant=0, jones=["K", "B", "G"],
+        field=[["3C286"], ["3C286"], ["3C286", "J1407+2827"]],
+        time_interval=["inf", "inf", "60s"], freq_interval=["full", 1, "full"])).solve[0])
     tables_ = {}
     for jones in ("K", "B", "G"):
         out = str(folder / f"cal.{jones}")

@@ -15,7 +15,7 @@ from alakazam.engine.config import load_config
 from alakazam.engine.msmeta import read_meta
 from alakazam.engine.solve import run_solve
 from alakazam.engine.store import read_solutions
-from solve_helpers import alakazam
+from solve_helpers import alakazam, write_config
 
 FIELD = "J1407+2827"
 
@@ -25,11 +25,9 @@ def exported(tmp_path_factory, linear_ms):
     ms, _ = linear_ms
     folder = tmp_path_factory.mktemp("solformats")
     cal = str(folder / "cal.h5")
-    cfg = folder / "solve.yaml"
-    cfg.write_text(yaml.safe_dump({"solve": [{
-        "ms": ms, "output": cal, "ref_ant": 0, "jones": ["K", "G"],
-        "field": [[FIELD], [FIELD, "3C286"]], "time_interval": ["inf", "60s"]}]}))
-    run_solve(load_config(str(cfg)).solve[0])
+    run_solve(load_config(write_config(
+        folder / "solve.yaml", ms=ms, output=cal, ref_ant=0, jones=["K", "G"],
+        field=[[FIELD], [FIELD, "3C286"]], time_interval=["inf", "60s"])).solve[0])
     out = {}
     for jones, flag, name in (("G", "--h5parm", "g.parm"), ("K", "--h5parm", "k.parm"),
                               ("G", "--gaintable", "g.gaintable.h5")):
